@@ -1,0 +1,188 @@
+"""Put a freshly forked worker process into its cage before any student code runs.
+
+Runs in the child of the fork server, in this order: its own session (so the whole process group
+can be killed), output redirected to the grader's capture pipe, the submission read into memory,
+then, where the machine allows it, private network and mount namespaces (no network; the
+instructor's folders hidden under empty read-only mounts; a private ``/tmp``), resource limits,
+and last the drop to an unprivileged user of its own. What could not be applied is reported back
+by the fork server at start-up, so the grader can say so in its output.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+MAX_SUBMISSION_FILES = 500
+MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+"""A submission larger than this is read only in part; the rest is not visible to the worker."""
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerConfig:
+    """Everything the fork server needs to set up one worker; crosses as JSON."""
+
+    submission_dir: str
+    workdir: str
+    namespaces: bool
+    uid: int | None
+    hide: list[str] = field(default_factory=list)
+    memory_mb: int = 2048
+    cpu_seconds: int = 300
+    processes: int = 16
+    file_size_mb: int = 16
+    max_return_bytes: int = 64 * 1024 * 1024
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def namespaces_available() -> bool:
+    """Whether a child of this process can get private mount and network namespaces."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            unshare(CLONE_NEWNS | CLONE_NEWNET | (0 if os.geteuid() == 0 else CLONE_NEWUSER))
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def read_submission(folder: Path) -> dict[str, bytes]:
+    """The submission's regular files, relative path -> bytes; links are never followed."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        for name in sorted(names):
+            path = Path(root) / name
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if len(files) >= MAX_SUBMISSION_FILES or total + info.st_size > MAX_SUBMISSION_BYTES:
+                return files
+            files[str(path.relative_to(folder))] = path.read_bytes()
+            total += info.st_size
+    return files
+
+
+def _write_submission(files: dict[str, bytes], workdir: Path, uid: int | None) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    for relative, data in files.items():
+        target = workdir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    if uid is not None:
+        for root, dirs, names in os.walk(workdir):
+            for name in [*dirs, *names]:
+                os.chown(Path(root) / name, uid, uid)
+        os.chown(workdir, uid, uid)
+    workdir.chmod(0o700)
+
+
+def _enter_namespaces(config: WorkerConfig) -> None:
+    root = os.geteuid() == 0
+    real_uid, real_gid = os.getuid(), os.getgid()
+    unshare(CLONE_NEWNS | CLONE_NEWNET | (0 if root else CLONE_NEWUSER))
+    if not root:
+        # Map ourselves to root inside the new user namespace so that we may mount.
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"0 {real_uid} 1")
+        Path("/proc/self/gid_map").write_text(f"0 {real_gid} 1")
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    workdir_parent = str(Path(config.workdir).parent)
+    for path in config.hide:
+        if not os.path.exists(path) or workdir_parent.startswith(path.rstrip("/") + "/"):
+            continue
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+        else:
+            mount("/dev/null", path, None, MS_BIND)
+    # A private, size-capped /tmp (the worker's home) and /dev/shm: nothing written there survives
+    # the worker, and nothing of other workers is visible.
+    size = f"size={max(config.file_size_mb * 4, 16)}m,mode=1777"
+    for path in ("/tmp", "/dev/shm", "/var/tmp"):
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
+
+
+def _vm_size_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _set_limits(config: WorkerConfig) -> None:
+    # The worker inherits the fork server's address space (numpy, torch), so the cap is what the
+    # student may add on top of it.
+    address_space = _vm_size_bytes() + config.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_CPU, (config.cpu_seconds, config.cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (config.file_size_mb * 1024 * 1024,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    if config.uid is not None:
+        # Counted per user: only meaningful when the worker has a user of its own.
+        resource.setrlimit(resource.RLIMIT_NPROC, (config.processes, config.processes))
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def enter(config: WorkerConfig) -> Path:
+    """Apply every isolation step to the current (freshly forked) process; return its workdir."""
+    files = read_submission(Path(config.submission_dir))
+    workdir = Path(config.workdir)
+    if config.namespaces:
+        _enter_namespaces(config)
+    _write_submission(files, workdir, config.uid)
+    _set_limits(config)
+    if config.uid is not None:
+        _drop_privileges(config.uid)
+    os.chdir(workdir)
+    os.environ["HOME"] = str(workdir)
+    os.environ["TMPDIR"] = str(workdir)
+    return workdir

@@ -1,0 +1,417 @@
+"""The grader's side of isolation: start workers, talk to them under time limits, kill them.
+
+``Sandbox`` owns one fork server (``zygote``) and hands out ``WorkerProcess`` objects, one per
+submission (and a new one after a worker had to be killed). A ``WorkerProcess`` sends requests and
+returns a ``Reply`` that is always a value: a message from the worker, or the reason there is none
+(timeout, the process died and how, a malformed message). Output the student prints is drained
+concurrently and kept up to a bound. Nothing received is trusted: messages are size-capped and
+arrays are read with ``allow_pickle=False`` (see ``wire``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from grader import wire
+from grader.errors import GraderError
+from grader.spec import Limits
+
+Isolation = Literal["auto", "full", "none"]
+
+KEPT_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+"""Variables a worker inherits: only what numerics need (OpenBLAS kernel choice on some CPUs)."""
+
+TERM_GRACE = 0.2
+"""Seconds between SIGTERM and SIGKILL when a worker is stopped."""
+
+
+def worker_environment() -> dict[str, str]:
+    """The scrubbed environment of the fork server and so of every worker."""
+    env = {key: os.environ[key] for key in KEPT_ENVIRONMENT if key in os.environ}
+    env.update(
+        PATH="/usr/local/bin:/usr/bin:/bin",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MALLOC_ARENA_MAX="2",
+        # The grader package must stay importable for the fork server itself.
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+    )
+    return env
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """What came back for one request: the worker's message, or why there is none."""
+
+    kind: Literal["message", "timeout", "died", "protocol"]
+    header: dict[str, Any] = field(default_factory=dict)
+    arrays: list[np.ndarray] = field(default_factory=list)
+    detail: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "message"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SandboxInfo:
+    """What isolation this machine gives; said in every run's output."""
+
+    root: bool
+    namespaces: bool
+    isolation: Isolation
+
+    @property
+    def full(self) -> bool:
+        return self.isolation != "none" and self.namespaces
+
+    def describe(self) -> str:
+        if self.isolation == "none":
+            return "Sandbox: process isolation and resource limits only (namespaces disabled by request)."
+        if not self.namespaces:
+            return (
+                "Sandbox: network isolation is OFF and instructor files are not hidden: this machine "
+                "does not allow network/mount namespaces (process isolation and limits still apply)."
+            )
+        user = "a dedicated unprivileged user per worker" if self.root else "the grader's own user"
+        return f"Sandbox: no network, instructor files hidden, private /tmp, limits, running as {user}."
+
+
+class Sandbox:
+    """A fork server plus the policy for the workers it starts.
+
+    Args:
+        isolation: ``auto`` uses namespaces where the machine allows them; ``none`` disables
+            them (limits and a separate process remain); ``full`` refuses to run without them.
+        hide: folders the worker must not see (reference, specs, other submissions, outputs).
+    """
+
+    def __init__(self, *, isolation: Isolation = "auto", hide: list[Path] | None = None) -> None:
+        self.isolation = isolation
+        self.hide = [str(Path(path).resolve()) for path in hide or []]
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._info: SandboxInfo | None = None
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-"))
+        self._counter = 0
+
+    # --- fork server ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "grader.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=worker_environment(),
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._sock = ours
+        caps = json.loads(ours.recv(65536) or b"{}")
+        if not caps:
+            raise GraderError("the sandbox's fork server failed to start")
+        self._info = SandboxInfo(root=caps["root"], namespaces=caps["namespaces"], isolation=self.isolation)
+        if self.isolation == "full" and not caps["namespaces"]:
+            raise GraderError("--isolation full was asked for, but this machine allows no namespaces")
+
+    @property
+    def info(self) -> SandboxInfo:
+        with self._lock:
+            if self._info is None:
+                self._start()
+            assert self._info is not None
+            return self._info
+
+    def _exchange(self, request: dict[str, Any], fds: list[int] = []) -> dict[str, Any]:  # noqa: B006
+        with self._lock:
+            if self._sock is None:
+                self._start()
+            assert self._sock is not None
+            socket.send_fds(self._sock, [json.dumps(request).encode()], fds)
+            reply = self._sock.recv(65536)
+        if not reply:
+            raise GraderError("the sandbox's fork server stopped unexpectedly")
+        return json.loads(reply)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            if self._process is not None:
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+                self._process = None
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- workers ----------------------------------------------------------------------------
+
+    def spawn(self, submission: Path, limits: Limits, *, extra_hide: tuple[Path, ...] = ()) -> "WorkerProcess":
+        """Start an isolated worker for one submission folder."""
+        info = self.info
+        with self._lock:
+            self._counter += 1
+            workdir = (
+                Path("/tmp/submission")
+                if info.full
+                else self._scratch / f"w{self._counter}" / "submission"
+            )
+        control_in_r, control_in_w = os.pipe()
+        control_out_r, control_out_w = os.pipe()
+        output_r, output_w = os.pipe()
+        status_r, status_w = os.pipe()
+        config = {
+            "submission_dir": str(Path(submission).resolve()),
+            "workdir": str(workdir),
+            "namespaces": info.full,
+            "hide": self.hide + [str(Path(path).resolve()) for path in extra_hide],
+            "memory_mb": limits.memory_mb,
+            "cpu_seconds": limits.cpu_seconds,
+            "processes": limits.processes,
+            "file_size_mb": limits.file_size_mb,
+            "max_return_bytes": limits.return_mb * 1024 * 1024,
+        }
+        try:
+            reply = self._exchange(
+                {"op": "spawn", "config": config, "drop_privileges": True},
+                [control_in_r, control_out_w, output_w, status_w],
+            )
+        finally:
+            for fd in (control_in_r, control_out_w, output_w, status_w):
+                os.close(fd)
+        return WorkerProcess(
+            self,
+            pid=int(reply["pid"]),
+            control_in=control_in_w,
+            control_out=control_out_r,
+            output=output_r,
+            status=status_r,
+            limits=limits,
+            workdir=None if info.full else workdir.parent,
+        )
+
+    def release(self, pid: int) -> None:
+        try:
+            self._exchange({"op": "release", "pid": pid})
+        except (GraderError, OSError):
+            pass
+
+
+class WorkerProcess:
+    """One running worker: request/reply with deadlines, captured output, certain death."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        pid: int,
+        control_in: int,
+        control_out: int,
+        output: int,
+        status: int,
+        limits: Limits,
+        workdir: Path | None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.pid = pid
+        self.limits = limits
+        self._control_in = control_in
+        self._control_out = control_out
+        self._output_fd = output
+        self._status_fd = status
+        self._workdir = workdir
+        self._reader = wire.FrameReader(max_bytes=limits.return_mb * 1024 * 1024 + (8 << 20))
+        self._output = bytearray()
+        self.output_dropped = 0
+        self.exit_detail = ""
+        self.alive = True
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(control_out, selectors.EVENT_READ, "control")
+        self._selector.register(output, selectors.EVENT_READ, "output")
+        os.set_blocking(control_in, False)
+
+    @property
+    def output(self) -> str:
+        text = self._output.decode("utf-8", errors="replace")
+        if self.output_dropped:
+            text += f"\n[output truncated: {self.output_dropped} more bytes were not kept]"
+        return text
+
+    def wait_ready(self, timeout: float) -> Reply:
+        """Wait until the worker has isolated itself and is ready for requests."""
+        return self._await(timeout, time.monotonic())
+
+    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> Reply:
+        """Send one request and wait for its reply until ``timeout`` seconds have passed."""
+        start = time.monotonic()
+        if not self.alive:
+            return Reply(kind="died", detail=self.exit_detail or "the worker is not running")
+        data = memoryview(wire.pack(header, blobs))
+        deadline = start + timeout
+        # Write without blocking forever: a student who stops reading must not hang the grader.
+        while data:
+            try:
+                written = os.write(self._control_in, data)
+                data = data[written:]
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return self._fail("timeout", f"the worker did not accept input within {timeout:g} s", start)
+                self._drain(0.01)
+            except BrokenPipeError:
+                return self._fail("died", "", start)
+        return self._await(deadline - time.monotonic(), start, limit=timeout)
+
+    def _await(self, timeout: float, start: float, *, limit: float | None = None) -> Reply:
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            try:
+                message = self._reader.next_message()
+            except wire.WireError as error:
+                return self._fail("protocol", str(error), start)
+            if message is not None:
+                header, blobs = message
+                try:
+                    arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
+                except wire.WireError as error:
+                    return self._fail("protocol", str(error), start)
+                return Reply(kind="message", header=header, arrays=arrays, seconds=time.monotonic() - start)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return self._fail("timeout", f"time limit of {limit or timeout:g} s exceeded", start)
+            if not self._drain(remaining):
+                return self._fail("died", "", start)
+
+    def _drain(self, timeout: float) -> bool:
+        """Read whatever is available; False once the control channel has closed."""
+        for key, _ in self._selector.select(timeout):
+            try:
+                chunk = os.read(key.fd, 1 << 20)
+            except OSError:
+                chunk = b""
+            if key.data == "output":
+                if not chunk:
+                    self._selector.unregister(key.fd)
+                    continue
+                keep = max(0, self.limits.output_kb * 1024 - len(self._output))
+                self._output += chunk[:keep]
+                self.output_dropped += len(chunk) - min(keep, len(chunk))
+            else:
+                if not chunk:
+                    return False
+                try:
+                    self._reader.feed(chunk)
+                except wire.WireError:
+                    # Keep the error for next_message to report; stop reading more.
+                    return True
+        return True
+
+    def _fail(self, kind: Literal["timeout", "died", "protocol"], detail: str, start: float) -> Reply:
+        self.kill()
+        if kind == "died":
+            detail = self.exit_detail
+        return Reply(kind=kind, detail=detail, seconds=time.monotonic() - start)
+
+    def kill(self) -> None:
+        """SIGTERM the worker's process group, then SIGKILL it and everything its user runs."""
+        if not self.alive:
+            return
+        self.alive = False
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        status = self._read_status(TERM_GRACE)
+        self.sandbox.release(self.pid)
+        if status is None:
+            status = self._read_status(5.0)
+        self.exit_detail = describe_exit(status, self.limits)
+        for fd in (self._control_in, self._control_out, self._status_fd):
+            os.close(fd)
+        self._drain_output_rest()
+        self._selector.close()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def _drain_output_rest(self) -> None:
+        try:
+            self._selector.unregister(self._control_out)
+        except (KeyError, ValueError):
+            pass
+        os.set_blocking(self._output_fd, False)
+        try:
+            while True:
+                chunk = os.read(self._output_fd, 1 << 20)
+                if not chunk:
+                    break
+                keep = max(0, self.limits.output_kb * 1024 - len(self._output))
+                self._output += chunk[:keep]
+                self.output_dropped += len(chunk) - min(keep, len(chunk))
+        except (BlockingIOError, OSError):
+            pass
+        os.close(self._output_fd)
+
+    def _read_status(self, timeout: float) -> int | None:
+        ready, _, _ = select.select([self._status_fd], [], [], timeout)
+        if not ready:
+            return None
+        try:
+            data = os.read(self._status_fd, 4096)
+            return int(json.loads(data)["status"]) if data else None
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def close(self) -> None:
+        self.kill()
+
+
+def describe_exit(status: int | None, limits: Limits) -> str:
+    """Say in plain words how a worker ended, naming the limit it hit where one applies."""
+    if status is None:
+        return "the worker was stopped"
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+        if number == signal.SIGXCPU:
+            return f"CPU time limit of {limits.cpu_seconds} s exceeded (killed by {name})"
+        if number == signal.SIGXFSZ:
+            return f"file size limit of {limits.file_size_mb} MiB exceeded (killed by {name})"
+        if number == signal.SIGSEGV:
+            return "the process crashed with a segmentation fault (SIGSEGV)"
+        if number in (signal.SIGKILL, signal.SIGTERM):
+            return f"the worker was stopped ({name})"
+        return f"the process was killed by {name}"
+    code = os.WEXITSTATUS(status)
+    if code == 70:
+        return "the sandbox could not be set up for this worker (exit status 70)"
+    return f"the process exited with status {code} (os._exit or a crash)"

@@ -1,0 +1,236 @@
+"""The only format in which data crosses between the grader and a worker process.
+
+A message is a length-prefixed JSON header followed by raw ``.npy`` blobs. Values are trees of
+arrays, numbers, strings, tuples, lists and dicts; arrays travel as ``.npy`` bytes. Nothing is ever
+pickled: the trusted side reads arrays with ``allow_pickle=False``, refuses object and structured
+dtypes, and caps sizes before reading data.
+
+This module is imported by the worker before any student code, so it depends on numpy and the
+standard library only; the functions the worker uses are bound at import time, so a student who
+monkeypatches ``numpy`` or ``json`` afterwards cannot change how results are encoded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from typing import Any
+
+import numpy as np
+
+_HEADER = struct.Struct("<I")
+MAX_HEADER_BYTES = 4 * 1024 * 1024
+ALLOWED_KINDS = "biuf"
+"""Array dtype kinds accepted from a worker: bool, signed and unsigned int, float."""
+
+# Bound now: student code runs later in the same process and may replace module attributes.
+_dumps = json.dumps
+_loads = json.loads
+_ndarray = np.ndarray
+_copy = np.ndarray.copy
+_tobytes = np.ndarray.tobytes
+_write = os.write
+_read = os.read
+
+
+class WireError(Exception):
+    """A message is malformed, too large, or holds a value that may not cross."""
+
+
+# --- encoding (both sides) --------------------------------------------------------------------
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    """Serialise a plain, C-contiguous array as version 1.0 ``.npy`` bytes."""
+    if not array.flags.c_contiguous:
+        array = _copy(array, order="C")
+    descr = array.dtype.str
+    header = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(array.shape))
+    # Pad so that the data starts on a 64-byte boundary, as numpy's own writer does.
+    total = 10 + len(header) + 1
+    header = header + " " * ((64 - total % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + _tobytes(array)
+
+
+def encode(value: Any, blobs: list[bytes], *, path: str = "") -> Any:
+    """Turn a value tree into JSON-able nodes, appending array bytes to ``blobs``.
+
+    Raises:
+        WireError: for values that may not cross (objects, ndarray subclasses, complex or object
+            arrays), naming where in the tree they are.
+    """
+    where = f" at {path!r}" if path else ""
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, bool):
+        return {"t": "bool", "v": value}
+    if isinstance(value, int) and type(value) is int:
+        return {"t": "int", "v": value}
+    if isinstance(value, float) and type(value) is float:
+        return {"t": "float", "v": value}
+    if type(value) is str:
+        return {"t": "str", "v": value}
+    if isinstance(value, np.generic) and value.dtype.kind in ALLOWED_KINDS:
+        return encode(np.asarray(value), blobs, path=path)
+    if isinstance(value, _ndarray):
+        if type(value) is not _ndarray:
+            raise WireError(
+                f"returned an ndarray subclass ({type(value).__name__}){where}; return a plain numpy array"
+            )
+        if value.dtype.kind not in ALLOWED_KINDS:
+            raise WireError(f"returned an array of dtype {value.dtype}{where}; only numeric arrays are accepted")
+        blobs.append(_npy_bytes(value))
+        return {"t": "array", "i": len(blobs) - 1}
+    if type(value) in (tuple, list):
+        tag = "tuple" if type(value) is tuple else "list"
+        return {"t": tag, "items": [encode(item, blobs, path=f"{path}.{i}".lstrip(".")) for i, item in enumerate(value)]}
+    if type(value) is dict:
+        items = []
+        for key, item in value.items():
+            if type(key) is not str:
+                raise WireError(f"returned a dict with a non-string key {key!r}{where}")
+            items.append([key, encode(item, blobs, path=f"{path}.{key}".lstrip("."))])
+        return {"t": "dict", "items": items}
+    raise WireError(f"returned a value of type {type(value).__module__}.{type(value).__qualname__}{where}")
+
+
+def decode(node: Any, blobs: list[np.ndarray]) -> Any:
+    """Rebuild a value tree from nodes and already-validated arrays."""
+    if not isinstance(node, dict) or "t" not in node:
+        raise WireError(f"malformed value node {str(node)[:80]!r}")
+    tag = node["t"]
+    if tag == "none":
+        return None
+    if tag in ("bool", "int", "float", "str"):
+        value = node.get("v")
+        expected = {"bool": bool, "int": int, "float": float, "str": str}[tag]
+        if type(value) is not expected and not (tag == "float" and type(value) is int):
+            raise WireError(f"value node of type {tag} holds {type(value).__name__}")
+        return float(value) if tag == "float" else value
+    if tag == "array":
+        index = node.get("i")
+        if type(index) is not int or not 0 <= index < len(blobs):
+            raise WireError("array node points to no blob")
+        return blobs[index]
+    if tag in ("tuple", "list"):
+        items = [decode(item, blobs) for item in node.get("items", [])]
+        return tuple(items) if tag == "tuple" else items
+    if tag == "dict":
+        result: dict[str, Any] = {}
+        for pair in node.get("items", []):
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise WireError("malformed dict node")
+            result[pair[0]] = decode(pair[1], blobs)
+        return result
+    raise WireError(f"unknown value node type {tag!r}")
+
+
+def load_array(data: bytes, *, max_bytes: int) -> np.ndarray:
+    """Read one ``.npy`` blob from an untrusted source, refusing pickles and odd dtypes."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise WireError(f"unsupported .npy version {version}")
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(stream, max_header_size=MAX_HEADER_BYTES)
+    except WireError:
+        raise
+    except Exception as error:  # numpy raises ValueError or others for garbage headers
+        raise WireError(f"not a valid .npy array: {error}") from None
+    if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields is not None:
+        raise WireError(f"array of dtype {dtype} refused; only numeric arrays are accepted")
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size > max_bytes:
+        raise WireError(f"array of {size} bytes exceeds the limit of {max_bytes} bytes")
+    body = data[stream.tell():]
+    if len(body) != size:
+        raise WireError(f"array data is {len(body)} bytes, its header says {size}")
+    array = np.frombuffer(body, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return np.array(array)  # a private, writable, C-ordered copy
+
+
+# --- framing ----------------------------------------------------------------------------------
+
+
+def pack(header: dict[str, Any], blobs: list[bytes]) -> bytes:
+    """Frame a message: header length, header JSON (with blob sizes), then the blobs."""
+    header = dict(header, blob_sizes=[len(blob) for blob in blobs])
+    raw = _dumps(header, allow_nan=True).encode("utf-8")
+    return _HEADER.pack(len(raw)) + raw + b"".join(blobs)
+
+
+def send(fd: int, header: dict[str, Any], blobs: list[bytes] = []) -> None:  # noqa: B006 - never mutated
+    """Write one whole message to a file descriptor (blocking)."""
+    view = memoryview(pack(header, blobs))
+    while view:
+        written = _write(fd, view)
+        view = view[written:]
+
+
+def _read_exact(fd: int, count: int) -> bytes:
+    chunks = []
+    while count:
+        chunk = _read(fd, min(count, 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the channel")
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(fd: int) -> tuple[dict[str, Any], list[bytes]]:
+    """Read one whole message (blocking); used by the worker for its requests."""
+    (length,) = _HEADER.unpack(_read_exact(fd, _HEADER.size))
+    header = _loads(_read_exact(fd, length))
+    blobs = [_read_exact(fd, size) for size in header.get("blob_sizes", [])]
+    return header, blobs
+
+
+class FrameReader:
+    """Incrementally parse messages from untrusted bytes, enforcing size caps.
+
+    The trusted side feeds whatever ``os.read`` returned; ``next_message`` yields a complete
+    message once all of its bytes have arrived.
+    """
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > self.max_bytes + MAX_HEADER_BYTES:
+            raise WireError(f"the worker sent more than {self.max_bytes} bytes in one message")
+
+    def next_message(self) -> tuple[dict[str, Any], list[bytes]] | None:
+        buffer = self._buffer
+        if len(buffer) < _HEADER.size:
+            return None
+        (length,) = _HEADER.unpack_from(buffer)
+        if length > MAX_HEADER_BYTES:
+            raise WireError(f"message header of {length} bytes is too large")
+        if len(buffer) < _HEADER.size + length:
+            return None
+        try:
+            header = json.loads(bytes(buffer[_HEADER.size:_HEADER.size + length]))
+        except ValueError as error:
+            raise WireError(f"message header is not JSON: {error}") from None
+        sizes = header.get("blob_sizes", []) if isinstance(header, dict) else None
+        if not isinstance(sizes, list) or not all(type(size) is int and size >= 0 for size in sizes):
+            raise WireError("message header has no valid blob sizes")
+        if sum(sizes) > self.max_bytes:
+            raise WireError(f"message of {sum(sizes)} bytes exceeds the limit of {self.max_bytes} bytes")
+        end = _HEADER.size + length + sum(sizes)
+        if len(buffer) < end:
+            return None
+        blobs, offset = [], _HEADER.size + length
+        for size in sizes:
+            blobs.append(bytes(buffer[offset:offset + size]))
+            offset += size
+        del buffer[:end]
+        return header, blobs

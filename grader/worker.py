@@ -1,0 +1,276 @@
+"""The child side of the sandbox: the only module that imports and calls student code.
+
+A worker serves requests from the grader over a pipe, one at a time: import a student module,
+call a function with given arguments, or evaluate/train an MNIST model. Every answer is plain data
+(see ``wire``); the worker never decides whether an answer is right. It knows nothing of specs,
+references or expected values, and none of those are ever sent to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import os
+import sys
+import time
+import traceback
+import types
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from grader import modelrun, wire
+
+try:  # torch is optional for pure-numpy assignments, but preloaded by the fork server
+    import torch
+except ImportError:  # pragma: no cover - torch is a dependency of the grader
+    torch = None  # type: ignore[assignment]
+
+MAX_TEXT = 4000
+"""Longest exception message or traceback sent back, in characters."""
+
+BLOCKED_PACKAGES = ("grader", "reference", "problems")
+"""Top-level names a submission may not import: the grader's internals and the instructor's files."""
+
+_perf_counter = time.perf_counter
+_tobytes = np.ndarray.tobytes
+_isinstance = isinstance
+
+
+class _BlockedImports(importlib.abc.MetaPathFinder):
+    """Refuse imports of the grader and the instructor's packages with a clear message.
+
+    The real guarantee is that those files are not visible to the worker (see ``isolation``);
+    this finder makes the failure readable for a curious student.
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.split(".")[0] in BLOCKED_PACKAGES:
+            raise ImportError(f"importing {fullname!r} is not allowed in a submission")
+        return None
+
+
+def _trim(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 40] + f"\n... ({len(text) - limit + 40} more characters)"
+
+
+class Worker:
+    """Serves one submission; created in the forked child after isolation is in place."""
+
+    def __init__(self, submission_dir: Path, *, max_return_bytes: int) -> None:
+        self.submission_dir = submission_dir
+        self.max_return_bytes = max_return_bytes
+        self.modules: dict[str, types.ModuleType] = {}
+        self.import_errors: dict[str, dict[str, Any]] = {}
+
+    # --- setup ------------------------------------------------------------------------------
+
+    def prepare_interpreter(self) -> None:
+        """Make the submission folder the import root and hide the grader's own modules."""
+        grader_root = str(Path(__file__).resolve().parent.parent)
+        sys.path[:] = [str(self.submission_dir)] + [
+            entry for entry in sys.path if entry and os.path.abspath(entry) != grader_root and entry != os.getcwd()
+        ]
+        for name in list(sys.modules):
+            if name.split(".")[0] in BLOCKED_PACKAGES:
+                # Keep our own modules alive through references, but out of the student's reach.
+                del sys.modules[name]
+        sys.meta_path.insert(0, _BlockedImports())
+        sys.dont_write_bytecode = True
+        sys.argv = ["submission"]
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def handle(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        op = header.get("op")
+        handler: Callable[[dict[str, Any], list[bytes]], tuple[dict[str, Any], list[bytes]]] | None = {
+            "import": self.import_module,
+            "call": self.call,
+            "evaluate_model": self.evaluate_model,
+            "train_model": self.train_model,
+        }.get(str(op))
+        if handler is None:
+            return {"status": "error", "message": f"unknown request {op!r}"}, []
+        return handler(header, blobs)
+
+    def import_module(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        name = str(header["module"])
+        if name in self.modules:
+            return {"status": "ok"}, []
+        if name in self.import_errors:
+            return self.import_errors[name], []
+        path = self.submission_dir / f"{name}.py"
+        if not path.is_file():
+            reply = {"status": "missing_module", "message": f"{name}.py is missing from the submission"}
+            self.import_errors[name] = reply
+            return reply, []
+        start = _perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.modules[name] = importlib.import_module(name)
+        except BaseException as error:  # noqa: BLE001 - SystemExit at import is a student error too
+            reply = {
+                "status": "import_error",
+                "message": _trim(_last_line(error)),
+                "traceback": self.student_traceback(error),
+                "seconds": _perf_counter() - start,
+            }
+            self.import_errors[name] = reply
+            return reply, []
+        return {"status": "ok", "seconds": _perf_counter() - start}, []
+
+    def _function(self, module_name: str, function: str) -> Callable[..., Any] | dict[str, Any]:
+        reply, _ = self.import_module({"module": module_name}, [])
+        if reply["status"] != "ok":
+            return reply
+        target = getattr(self.modules[module_name], function, None)
+        if target is None:
+            return {"status": "not_defined", "message": f"`{function}` is not defined in {module_name}.py"}
+        if not callable(target):
+            return {"status": "not_defined", "message": f"`{function}` in {module_name}.py is not a function"}
+        return target
+
+    def call(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        target = self._function(str(header["module"]), str(header["function"]))
+        if isinstance(target, dict):
+            return target, []
+        arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
+        args = wire.decode(header["args"], arrays)
+        before = [(_tobytes(arg), arg.shape) if _isinstance(arg, np.ndarray) else None for arg in args]
+        start = _perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with np.errstate(all="warn"):
+                    value = target(*args)
+            except BaseException as error:  # noqa: BLE001 - sys.exit in a call is the student's error
+                return self._error_reply(error, _perf_counter() - start), []
+        seconds = _perf_counter() - start
+        modified = [
+            index
+            for index, (arg, saved) in enumerate(zip(args, before))
+            if saved is not None and (_tobytes(arg) != saved[0] or arg.shape != saved[1])
+        ]
+        floating = [
+            _trim(f"{w.category.__name__}: {w.message}", 300)
+            for w in caught
+            if issubclass(w.category, RuntimeWarning)
+        ][:10]
+        out_blobs: list[bytes] = []
+        try:
+            node = wire.encode(to_plain(value), out_blobs)
+        except wire.WireError as error:
+            return {"status": "bad_return", "message": str(error), "seconds": seconds}, []
+        size = sum(len(blob) for blob in out_blobs)
+        if size > self.max_return_bytes:
+            return {
+                "status": "bad_return",
+                "message": f"returned {size} bytes of arrays, more than the limit of {self.max_return_bytes}",
+                "seconds": seconds,
+            }, []
+        return {
+            "status": "ok",
+            "value": node,
+            "seconds": seconds,
+            "modified_args": modified,
+            "warnings": floating,
+        }, out_blobs
+
+    def evaluate_model(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+
+        images = wire.load_array(blobs[0], max_bytes=len(blobs[0]))
+        target = self._function(str(header["module"]), "build_model")
+        if isinstance(target, dict):
+            return target, []
+        return modelrun.evaluate_submitted(
+            target,
+            self.submission_dir / str(header["weights"]),
+            images,
+            batch_size=int(header["batch_size"]),
+            report_error=self._error_reply,
+        )
+
+    def train_model(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+
+        train_images, train_labels, eval_images = (wire.load_array(blob, max_bytes=len(blob)) for blob in blobs)
+        build = self._function(str(header["module"]), "build_model")
+        if isinstance(build, dict):
+            return build, []
+        train = self._function(str(header["module"]), "train")
+        if isinstance(train, dict):
+            return train, []
+        return modelrun.train_and_evaluate(
+            build,
+            train,
+            train_images,
+            train_labels,
+            eval_images,
+            seed=int(header["seed"]),
+            batch_size=int(header["batch_size"]),
+            report_error=self._error_reply,
+        )
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def _error_reply(self, error: BaseException, seconds: float) -> dict[str, Any]:
+        if isinstance(error, SystemExit):
+            message = f"called sys.exit({error.code!r})"
+        elif isinstance(error, MemoryError):
+            message = "MemoryError: ran out of memory (the sandbox's memory limit)"
+        else:
+            message = _last_line(error)
+        return {
+            "status": "error",
+            "message": _trim(message, 1000),
+            "exception": type(error).__name__,
+            "traceback": self.student_traceback(error),
+            "seconds": seconds,
+        }
+
+    def student_traceback(self, error: BaseException) -> str:
+        """The traceback trimmed to frames in the submission's own files."""
+        root = str(self.submission_dir)
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith(root)]
+        for frame in frames:
+            frame.filename = os.path.relpath(frame.filename, root)
+        lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
+        return _trim("".join(lines))
+
+
+def _last_line(error: BaseException) -> str:
+    lines = traceback.format_exception_only(type(error), error)
+    return lines[-1].strip() if lines else type(error).__name__
+
+
+def to_plain(value: Any) -> Any:
+    """Convert torch tensors and numpy scalars in a returned value to plain numpy data."""
+    if torch is not None and _isinstance(value, torch.Tensor):
+        return torch.Tensor.numpy(torch.Tensor.cpu(torch.Tensor.detach(value))).copy()
+    if _isinstance(value, tuple) and type(value) is not tuple:  # named tuples
+        return tuple(to_plain(item) for item in value)
+    if type(value) in (tuple, list):
+        return type(value)(to_plain(item) for item in value)
+    if type(value) is dict:
+        return {key: to_plain(item) for key, item in value.items()}
+    return value
+
+
+def serve(control_in: int, control_out: int, submission_dir: Path, *, max_return_bytes: int) -> None:
+    """Answer requests until the grader closes the channel."""
+    worker = Worker(submission_dir, max_return_bytes=max_return_bytes)
+    worker.prepare_interpreter()
+    wire.send(control_out, {"status": "ready"})
+    while True:
+        try:
+            header, blobs = wire.receive(control_in)
+        except EOFError:
+            return
+        try:
+            reply, reply_blobs = worker.handle(header, blobs)
+        except wire.WireError as error:
+            reply, reply_blobs = {"status": "bad_return", "message": str(error)}, []
+        wire.send(control_out, reply, reply_blobs)

@@ -1,0 +1,174 @@
+"""The fork server: a clean process that pays for Python, numpy and torch once, then forks workers.
+
+Started by ``sandbox.Sandbox`` as ``python -m grader.zygote FD`` with a scrubbed environment. It
+never loads a spec, a reference or a hidden case, so a worker forked from it holds none in memory.
+Over a SOCK_SEQPACKET socket it receives spawn requests carrying the worker's pipe ends, forks a
+child that isolates itself (``isolation.enter``) and serves (``worker.serve``), and reports each
+child's exit status on the status pipe the grader passed for it. It also kills everything a
+released worker's user started, which only a process that can become that user can do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+# Importing the worker preloads numpy and torch, so that every worker starts warm.
+from grader import isolation, worker
+
+UID_BASE = 200_000
+"""Workers run as UID_BASE + a slot number: users that own nothing on the machine."""
+
+
+class ForkServer:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.status_fds: dict[int, int] = {}
+        self.uids: dict[int, int] = {}
+        self.root = os.geteuid() == 0
+        # A per-server offset keeps two grader runs on one machine from sharing worker users.
+        self.uid_base = UID_BASE + (os.getpid() % 4096) * 256
+        self.free_slots = list(range(256))
+
+    def capabilities(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "namespaces": isolation.namespaces_available(),
+            "torch": "torch" in sys.modules,
+            "pid": os.getpid(),
+        }
+
+    def spawn(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        control_in, control_out, output, status = fds
+        uid = None
+        if request.get("drop_privileges") and self.root and self.free_slots:
+            uid = self.uid_base + self.free_slots.pop(0)
+        config = isolation.WorkerConfig(**{**request["config"], "uid": uid})
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; its behaviour is tested through the sandbox
+            self._child(config, control_in, control_out, output, status)
+        for fd in (control_in, control_out, output):
+            os.close(fd)
+        self.status_fds[pid] = status
+        if uid is not None:
+            self.uids[pid] = uid
+        return {"pid": pid, "uid": uid}
+
+    def _child(self, config: isolation.WorkerConfig, control_in: int, control_out: int, output: int, status: int) -> None:
+        code = 0
+        try:
+            os.setsid()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)
+            self.sock.close()
+            os.close(status)
+            for fd in self.status_fds.values():
+                os.close(fd)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(output, 1)
+            os.dup2(output, 2)
+            os.close(output)
+            sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+            workdir = isolation.enter(config)
+            if "torch" in sys.modules:
+                sys.modules["torch"].set_num_threads(1)
+            worker.serve(control_in, control_out, workdir, max_return_bytes=config.max_return_bytes)
+        except BaseException as error:  # noqa: BLE001 - report set-up failures, then exit
+            try:
+                os.write(2, f"worker set-up failed: {type(error).__name__}: {error}\n".encode())
+            except OSError:
+                pass
+            code = 70
+        finally:
+            os._exit(code)
+
+    def release(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Kill whatever the worker's process group and user still run."""
+        pid = int(request["pid"])
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        uid = self.uids.pop(pid, None)
+        if uid is not None:
+            self._kill_user(uid)
+            self.free_slots.append(uid - self.uid_base)
+        return {"released": pid}
+
+    @staticmethod
+    def _kill_user(uid: int) -> None:
+        # kill(-1) as the worker's own user reaches every process of that user and nothing else:
+        # daemons that left the process group included.
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            try:
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                for _ in range(3):
+                    os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            fd = self.status_fds.pop(pid, None)
+            if fd is not None:
+                try:
+                    os.write(fd, json.dumps({"status": status}).encode())
+                except OSError:
+                    pass
+                os.close(fd)
+
+    def serve(self) -> None:
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.sock, selectors.EVENT_READ)
+        selector.register(wake_read, selectors.EVENT_READ)
+        self.sock.send(json.dumps(self.capabilities()).encode())
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj == wake_read:
+                    os.read(wake_read, 4096)
+                    self.reap()
+                    continue
+                message, fds, _, _ = socket.recv_fds(self.sock, 65536, 8)
+                if not message:
+                    return
+                request = json.loads(message)
+                if request["op"] == "spawn":
+                    reply = self.spawn(request, fds)
+                elif request["op"] == "release":
+                    reply = self.release(request)
+                else:
+                    reply = {"error": f"unknown op {request['op']!r}"}
+                self.sock.send(json.dumps(reply).encode())
+            self.reap()
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    os.chdir("/")
+    ForkServer(sock).serve()
+
+
+if __name__ == "__main__":
+    main()
