@@ -260,6 +260,9 @@ class Problem(_Model):
     function: str | None = Field(None, description="Student function; default the problem id.")
     module: str | None = Field(None, description="Student module; default the assignment's.")
     description: str = ""
+    returns: list[str] | None = Field(
+        None, description="Names of the parts of a returned tuple, for feedback (grad_x, grad_W, ...)."
+    )
     cases: list[Case] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
     mistakes: list[Mistake] = Field(default_factory=list)

@@ -1,0 +1,65 @@
+"""What the grader asks a worker to do (``Call``) and what it got back (``CallOutcome``).
+
+Checks plan calls and judge outcomes; executors (``execution``) turn one into the other. A
+``CallOutcome`` is always a value, whatever happened: a returned value, an exception, a missing
+function, a timeout or a dead worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+CallStatus = Literal[
+    "ok",            # the function returned; ``value`` holds it
+    "error",         # it raised (or called sys.exit)
+    "not_defined",   # the module has no such function
+    "missing_module",  # the module (or the weights file) is not in the submission
+    "import_error",  # the module failed to import
+    "bad_return",    # it returned something that may not cross (object, subclass, too large)
+    "bad_weights",   # a model's state dict was refused or did not fit
+    "timeout",       # a time limit was hit; the worker was killed
+    "died",          # the worker died (os._exit, signal, memory, CPU limit)
+    "protocol",      # the worker sent something malformed
+    "skipped",       # not run, because an earlier call of the problem hit a limit
+]
+
+LIMIT_STATUSES = frozenset({"timeout", "died", "protocol"})
+"""Outcomes after which the worker is gone and the problem's remaining calls are not run."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: call ``module.function(*args)``, or a model operation (``op``)."""
+
+    key: str
+    module: str
+    function: str
+    args: tuple[Any, ...] = ()
+    op: Literal["call", "evaluate_model", "train_model"] = "call"
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+    arrays: tuple[np.ndarray, ...] = field(default=(), compare=False)
+    """Raw array payload of model operations (images), sent as .npy blobs."""
+    timeout: float | None = None
+    """Overrides the problem's call timeout (model evaluation has its own budget)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallOutcome:
+    """What happened to one call; judged by the checks in the trusted process."""
+
+    key: str
+    status: CallStatus
+    value: Any = None
+    message: str = ""
+    traceback: str = ""
+    warnings: tuple[str, ...] = ()
+    modified_args: tuple[int, ...] = ()
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"

@@ -1,0 +1,48 @@
+"""A student's self-check: one submission, public cases only, from the spec or a student kit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from grader.batch import hidden_paths
+from grader.execution import SandboxSession
+from grader.expectations import KitExpectations, ReferenceExpectations
+from grader.results import GradeReport
+from grader.runner import grade_submission
+from grader.sandbox import Isolation, Sandbox
+from grader.spec import Assignment, load_spec
+
+KIT_SPEC = "spec.yaml"
+
+
+def is_kit(path: Path) -> bool:
+    return path.is_dir() and (path / KIT_SPEC).is_file() and (path / "expected.json").is_file()
+
+
+def load_target(target: str | Path, *, data_dir: Path | None = None) -> tuple[Assignment, Any]:
+    """The assignment and its expectations, from a kit folder or from a spec with its reference."""
+    path = Path(target)
+    if is_kit(path):
+        return load_spec(path / KIT_SPEC, check_files=False), KitExpectations(path, data_dir=data_dir)
+    assignment = load_spec(str(target))
+    return assignment, ReferenceExpectations(assignment, data_dir=data_dir)
+
+
+def check_submission(
+    target: str | Path,
+    submission: Path,
+    *,
+    isolation: Isolation = "auto",
+    data_dir: Path | None = None,
+    mode: str = "check",
+) -> GradeReport:
+    """Grade one submission folder on the public cases, sandboxed like the instructor's run."""
+    assignment, expectations = load_target(target, data_dir=data_dir)
+    hide = hidden_paths(assignment, data_dir)
+    with Sandbox(isolation=isolation, hide=hide) as sandbox:
+        return grade_submission(
+            assignment, submission.resolve(), expectations=expectations, mode=mode,
+            session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
+            notes=(sandbox.info.describe(),),
+        )

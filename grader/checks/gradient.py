@@ -1,0 +1,143 @@
+"""Gradient checks: the student's analytic derivatives against numerical ones.
+
+The numerical derivative is taken in the trusted process of a reference function (a forward pass
+or a scalar objective with the problem's own arguments), by central finite differences in float64
+or by torch autograd, and cached per case by the expectations. The verdict follows
+``torch.autograd.gradcheck`` (every entry within ``atol + rtol * |numerical|``) and the feedback
+reports CS231n's ``rel_error`` (``max |a - n| / max(1e-8, |a| + |n|)``), which reads well: about 1
+for a wrong sign, 1/3 for a missing factor 2, below 1e-7 for a correct float64 implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from grader.checks import Context, case_result, combine, failed_call, inputs_text, plan_base_calls, register
+from grader.compare import as_array, summarize
+from grader.results import CaseResult, CheckResult, Comparison, Outcome
+from grader.spec import GradientCheck
+
+
+def _as_float_array(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor from a torch-written reference
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def numerical_gradient(function: Callable[..., Any], args: tuple[Any, ...], index: int, eps: float) -> np.ndarray:
+    """d function(*args) / d args[index] by central differences; shape output.shape + arg.shape."""
+    base = [np.array(arg, dtype=np.float64) if i == index else arg for i, arg in enumerate(args)]
+    point = base[index]
+    output_shape = _as_float_array(function(*[a.copy() if isinstance(a, np.ndarray) else a for a in base])).shape
+    jacobian = np.zeros(output_shape + point.shape)
+    for flat in range(point.size):
+        position = np.unravel_index(flat, point.shape)
+        values = []
+        for sign in (1.0, -1.0):
+            moved = point.copy()
+            moved[position] += sign * eps
+            call_args = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
+            call_args[index] = moved
+            values.append(_as_float_array(function(*call_args)))
+        jacobian[(Ellipsis, *position)] = (values[0] - values[1]) / (2 * eps)
+    return jacobian
+
+
+def autograd_gradient(function: Callable[..., Any], args: tuple[Any, ...], index: int) -> np.ndarray:
+    """The same derivative by torch autograd, for a reference written with torch operations."""
+    import torch
+
+    tensors = [torch.tensor(arg, dtype=torch.float64) if isinstance(arg, np.ndarray) else arg for arg in args]
+
+    def partial(x: Any) -> Any:
+        call_args = list(tensors)
+        call_args[index] = x
+        return function(*call_args)
+
+    jacobian = torch.autograd.functional.jacobian(partial, tensors[index])
+    return jacobian.detach().numpy()
+
+
+def select(value: Any, path: str) -> Any:
+    """The part of a returned value at a path like '', '1' or '1.W1'."""
+    for part in [p for p in path.split(".") if p]:
+        if isinstance(value, (tuple, list)) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(part)
+    return value
+
+
+def rel_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
+    """CS231n's relative error: max |a - n| / max(1e-8, |a| + |n|)."""
+    with np.errstate(all="ignore"):
+        error = np.abs(analytic - numerical) / np.maximum(1e-8, np.abs(analytic) + np.abs(numerical))
+    return float(np.nanmax(error)) if error.size else 0.0
+
+
+def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck, path: str) -> Comparison:
+    analytic = as_array(obtained)
+    if analytic is None:
+        return Comparison(path=path, equal=False, reason="type", message=f"expected an array, got {type(obtained).__name__}")
+    if analytic.shape != numerical.shape:
+        return Comparison(path=path, equal=False, reason="shape",
+                          message=f"expected shape {numerical.shape}, got {analytic.shape}")
+    analytic = analytic.astype(np.float64)
+    with np.errstate(all="ignore"):
+        bad = ~(np.abs(analytic - numerical) <= check.atol + check.rtol * np.abs(numerical))
+    error = rel_error(analytic, numerical)
+    if not bad.any():
+        return Comparison(path=path, equal=True, total=int(analytic.size), max_rel_error=error,
+                          rtol=check.rtol, atol=check.atol)
+    indices = np.argwhere(bad)[:5]
+    first = tuple((str(tuple(int(i) for i in index)), float(analytic[tuple(index)]), float(numerical[tuple(index)]))
+                  for index in indices)
+    return Comparison(
+        path=path, equal=False, reason="nan" if np.isnan(analytic).any() else "values",
+        message=f"{int(bad.sum())} of {analytic.size} entries differ from the numerical gradient "
+        f"(rel_error {error:.3g}; gradcheck tolerance atol={check.atol:g}, rtol={check.rtol:g})",
+        mismatched=int(bad.sum()), total=int(analytic.size), max_rel_error=error,
+        max_abs_error=float(np.nanmax(np.abs(analytic - numerical))), first=first,
+        rtol=check.rtol, atol=check.atol,
+    )
+
+
+@register("gradient", plan=plan_base_calls)
+def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
+    """Each requested part of the student's output against the numerical derivative."""
+    results: list[CaseResult] = []
+    for case in ctx.cases():
+        outcome = ctx.outcomes[ctx.base_key(case)]
+        if not outcome.ok:
+            results.append(failed_call(ctx, case, outcome))
+            continue
+        numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
+        comparisons = []
+        for arg, path in check.wrt.items():
+            label = f"d/d{arg}"
+            try:
+                part = select(outcome.value, path)
+            except KeyError:
+                comparisons.append(Comparison(path=path, equal=False, reason="missing",
+                                              message=f"{label}: the output has no part {ctx.part_name(path)!r}"))
+                continue
+            comparison = compare_gradient(part, numerical[arg], check, path)
+            if not comparison.equal:
+                comparison = Comparison(**{**comparison.__dict__, "message": f"{label}: {comparison.message}"})
+            comparisons.append(comparison)
+        wrong = [c for c in comparisons if not c.equal]
+        if wrong:
+            results.append(case_result(
+                ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
+                hidden_message="gradient wrong on a hidden case", inputs=inputs_text(case),
+                expected=summarize({arg: numerical[arg] for arg in check.wrt}), obtained=summarize(outcome.value),
+                comparisons=tuple(comparisons),
+            ))
+        else:
+            worst = max((c.max_rel_error or 0.0) for c in comparisons)
+            results.append(case_result(ctx, case, Outcome.PASSED, f"rel_error {worst:.2g}", comparisons=tuple(comparisons)))
+    return combine(ctx, results)

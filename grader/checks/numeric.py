@@ -1,0 +1,148 @@
+"""Checks on a function's returned values: against the reference, for stability, for invariants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.calls import Call
+from grader.cases import case_args, copy_args
+from grader.checks import Context, case_result, combine, failed_call, inputs_text, plan_base_calls, register
+from grader.compare import as_array, compare, summarize
+from grader.results import CaseResult, CheckResult, Outcome
+from grader.spec import PropertyCheck, StabilityCheck, ValueCheck
+
+
+@register("value", plan=plan_base_calls)
+def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
+    """The student's output equals the reference's on every case, within tolerance."""
+    results: list[CaseResult] = []
+    for case in ctx.cases():
+        outcome = ctx.outcomes[ctx.base_key(case)]
+        if not outcome.ok:
+            results.append(failed_call(ctx, case, outcome))
+            continue
+        expected = ctx.expectations.expected(ctx.problem, case)
+        comparisons = compare(outcome.value, expected, rtol=check.rtol, atol=check.atol, nan=check.nan,
+                              detail=case.visibility == "public")
+        wrong = [c for c in comparisons if not c.equal]
+        if not wrong:
+            results.append(case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons)))
+            continue
+        parts = "; ".join(
+            (f"{ctx.part_name(c.path)}: " if c.path else "") + c.message for c in wrong[:3]
+        )
+        hidden = "wrong shape on a hidden case" if any(c.reason in ("shape", "type") for c in wrong) else ""
+        results.append(case_result(
+            ctx, case, Outcome.FAILED, parts, hidden_message=hidden,
+            inputs=inputs_text(case), expected=summarize(expected), obtained=summarize(outcome.value),
+            comparisons=tuple(comparisons),
+        ))
+    return combine(ctx, results)
+
+
+def _leaves(value: Any) -> list[np.ndarray]:
+    if isinstance(value, (tuple, list)) and not (isinstance(value, list) and as_array(value) is not None):
+        return [leaf for item in value for leaf in _leaves(item)]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    array = as_array(value)
+    return [array] if array is not None else []
+
+
+@register("stability", plan=plan_base_calls)
+def check_stability(ctx: Context, check: StabilityCheck) -> CheckResult:
+    """Finite output and no floating-point warnings on inputs the handout calls large."""
+    results: list[CaseResult] = []
+    for case in ctx.cases():
+        outcome = ctx.outcomes[ctx.base_key(case)]
+        if not outcome.ok:
+            results.append(failed_call(ctx, case, outcome))
+            continue
+        bad = sum(int((~np.isfinite(leaf.astype(np.float64))).sum()) for leaf in _leaves(outcome.value))
+        problems = []
+        if bad:
+            problems.append(f"{bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf) in the output")
+        if outcome.warnings:
+            problems.append("floating-point warning: " + "; ".join(dict.fromkeys(outcome.warnings)))
+        if problems:
+            results.append(case_result(ctx, case, Outcome.FAILED, "; ".join(problems),
+                                       hidden_message="not numerically stable on a hidden case",
+                                       inputs=inputs_text(case), obtained=summarize(outcome.value)))
+        else:
+            results.append(case_result(ctx, case, Outcome.PASSED, ""))
+    return combine(ctx, results, passed_message="finite and warning-free on every case")
+
+
+def _shift_key(ctx: Context, case_key: str) -> str:
+    return f"{case_key}/shift#{ctx.check_index}"
+
+
+def _plan_property(ctx: Context, check: PropertyCheck) -> list[Call]:
+    calls = plan_base_calls(ctx, check)
+    if check.property == "shift_invariant":
+        for case in ctx.cases():
+            names = list(case.args)
+            args = list(copy_args(case_args(case)))
+            index = names.index(check.arg)
+            args[index] = args[index] + check.shift
+            calls.append(Call(key=_shift_key(ctx, ctx.base_key(case)), module=ctx.module,
+                              function=ctx.problem.function_name, args=tuple(args)))
+    return calls
+
+
+@register("property", plan=_plan_property)
+def check_property(ctx: Context, check: PropertyCheck) -> CheckResult:
+    """An invariant that needs no reference: sums to one, symmetry, range, shift, no mutation."""
+    results: list[CaseResult] = []
+    for case in ctx.cases():
+        outcome = ctx.outcomes[ctx.base_key(case)]
+        if not outcome.ok:
+            results.append(failed_call(ctx, case, outcome))
+            continue
+        problem = _property_violation(ctx, check, case, outcome.value, outcome.modified_args)
+        if problem:
+            results.append(case_result(ctx, case, Outcome.FAILED, problem,
+                                       hidden_message=f"property {check.property} violated on a hidden case",
+                                       inputs=inputs_text(case), obtained=summarize(outcome.value)))
+        else:
+            results.append(case_result(ctx, case, Outcome.PASSED, ""))
+    return combine(ctx, results, passed_message=f"{check.property.replace('_', ' ')} on every case")
+
+
+def _property_violation(ctx: Context, check: PropertyCheck, case: Any, value: Any, modified: tuple[int, ...]) -> str:
+    if check.property == "does_not_modify_inputs":
+        names = list(case.args)
+        changed = [names[i] for i in modified if 0 <= i < len(names)]
+        return f"modified its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place" if changed else ""
+    array = as_array(value)
+    if array is None:
+        return f"returned {type(value).__name__}, not an array"
+    array = array.astype(np.float64)
+    with np.errstate(all="ignore"):
+        if check.property == "sums_to_one":
+            if array.ndim == 0:
+                return "returned a scalar, expected an array that sums to 1"
+            sums = array.sum(axis=check.axis)
+            if not np.allclose(sums, 1.0, rtol=check.rtol, atol=max(check.atol, 1e-9)):
+                return f"sums along axis {check.axis} are {summarize(sums)}, not 1"
+        elif check.property == "symmetric":
+            if array.ndim != 2 or array.shape[0] != array.shape[1]:
+                return f"expected a square matrix, got shape {array.shape}"
+            if not np.allclose(array, array.T, rtol=check.rtol, atol=check.atol):
+                return f"not symmetric: largest |A - A.T| is {np.nanmax(np.abs(array - array.T)):.3g}"
+        elif check.property == "in_range":
+            low = -np.inf if check.low is None else check.low
+            high = np.inf if check.high is None else check.high
+            outside = ~((array >= low) & (array <= high))
+            if outside.any():
+                return f"{int(outside.sum())} values outside [{low}, {high}] (e.g. {array[outside].flat[0]:.6g})"
+        elif check.property == "shift_invariant":
+            shifted = ctx.outcomes[_shift_key(ctx, ctx.base_key(case))]
+            if not shifted.ok:
+                return f"with {check.arg} + {check.shift:g}: {shifted.message}"
+            wrong = [c for c in compare(shifted.value, value, rtol=check.rtol, atol=check.atol) if not c.equal]
+            if wrong:
+                return f"adding {check.shift:g} to {check.arg} changed the output: {wrong[0].message}"
+    return ""

@@ -1,0 +1,204 @@
+"""Executors: run a problem's calls for one submission and return their outcomes.
+
+``SandboxSession`` runs them in isolated workers (the only way student code is ever run by
+``grader grade``/``check``/``ci``): one worker per submission, replaced after a limit is hit, with
+the rest of that problem's calls skipped so that a hanging function costs one timeout, not one per
+case. ``InProcessSession`` runs trusted code (the reference and its declared mistakes, for the
+spec self-test) and the benchmark's no-isolation floor through the very same request handler.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from pathlib import Path
+from typing import Any, Protocol
+
+from grader import wire
+from grader.calls import LIMIT_STATUSES, Call, CallOutcome
+from grader.sandbox import Reply, Sandbox, WorkerProcess
+from grader.spec import Limits
+from grader.worker import Worker
+
+_SPAWN_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "return_mb", "output_kb")
+
+
+class Session(Protocol):
+    """Runs calls for one submission."""
+
+    def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
+        """Outcomes by call key, and what the student's code printed meanwhile."""
+
+    def close(self) -> None: ...
+
+
+def encode_request(call: Call) -> tuple[dict[str, Any], list[bytes]]:
+    blobs: list[bytes] = []
+    header: dict[str, Any] = {"op": call.op, "module": call.module, "function": call.function, **call.options}
+    if call.op == "call":
+        header["args"] = wire.encode(tuple(call.args), blobs)
+    else:
+        for array in call.arrays:
+            wire.encode(array, blobs)
+    return header, blobs
+
+
+def outcome_from_message(call: Call, header: dict[str, Any], arrays: list[Any], seconds: float) -> CallOutcome:
+    """Validate a worker's reply and turn it into an outcome; anything odd is a protocol error."""
+    status = header.get("status")
+    try:
+        if status == "ok":
+            value = wire.decode(header.get("value"), arrays)
+            modified = tuple(int(i) for i in header.get("modified_args", []))
+            warnings = tuple(str(w)[:300] for w in header.get("warnings", []))[:10]
+            extra = {"parameters": int(header["parameters"])} if "parameters" in header else {}
+            return CallOutcome(key=call.key, status="ok", value=value, modified_args=modified,
+                               warnings=warnings, seconds=float(header.get("seconds", seconds)), extra=extra)
+        if status in ("error", "not_defined", "missing_module", "import_error", "bad_return", "bad_weights"):
+            return CallOutcome(key=call.key, status=status, message=str(header.get("message", ""))[:2000],
+                               traceback=str(header.get("traceback", ""))[:5000],
+                               seconds=float(header.get("seconds", seconds)))
+    except (wire.WireError, TypeError, ValueError) as error:
+        return CallOutcome(key=call.key, status="protocol", message=f"malformed reply from the worker: {error}")
+    return CallOutcome(key=call.key, status="protocol", message=f"unexpected reply status {str(status)[:40]!r}")
+
+
+def outcome_from_failure(call: Call, reply: Reply, what: str) -> CallOutcome:
+    if reply.kind == "timeout":
+        message = f"{what} stopped: {reply.detail}"
+    elif reply.kind == "died":
+        message = f"{what} crashed: {reply.detail}"
+    else:
+        message = f"{what} sent a malformed reply: {reply.detail}"
+    status = "timeout" if reply.kind == "timeout" else "died" if reply.kind == "died" else "protocol"
+    return CallOutcome(key=call.key, status=status, message=message, seconds=reply.seconds)
+
+
+def skip_rest(calls: list[Call], start: int, message: str, outcomes: dict[str, CallOutcome]) -> None:
+    for call in calls[start:]:
+        outcomes.setdefault(call.key, CallOutcome(key=call.key, status="skipped", message=message))
+
+
+class SandboxSession:
+    """Runs one submission's calls in sandboxed workers."""
+
+    def __init__(self, sandbox: Sandbox, submission: Path, *, deadline: float) -> None:
+        self.sandbox = sandbox
+        self.submission = submission
+        self.deadline = deadline
+        self._worker: WorkerProcess | None = None
+        self._worker_limits: tuple[Any, ...] | None = None
+        self._import_failures: dict[str, CallOutcome] = {}
+        self._printed = 0
+
+    def _ensure_worker(self, limits: Limits) -> WorkerProcess | Reply:
+        key = tuple(getattr(limits, name) for name in _SPAWN_FIELDS)
+        if self._worker is not None and (not self._worker.alive or key != self._worker_limits):
+            self._retire()
+        if self._worker is None:
+            self._worker = self.sandbox.spawn(self.submission, limits)
+            self._worker_limits = key
+            self._printed = 0
+            ready = self._worker.wait_ready(min(30.0, self._remaining()))
+            if not ready.ok:
+                return ready
+        return self._worker
+
+    def _retire(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def _remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def _new_output(self) -> str:
+        if self._worker is None:
+            return ""
+        text = self._worker.output
+        fresh, self._printed = text[self._printed:], len(text)
+        return fresh
+
+    def _import(self, worker: WorkerProcess, module: str, limits: Limits) -> CallOutcome | None:
+        """Import a module once per worker; a failure is remembered for the whole submission."""
+        if module in self._import_failures:
+            return self._import_failures[module]
+        probe = Call(key=f"import:{module}", module=module, function="")
+        reply = worker.request({"op": "import", "module": module}, [], min(limits.import_timeout, self._remaining()))
+        if not reply.ok:
+            failure = outcome_from_failure(probe, reply, f"importing {module}.py")
+            failure = CallOutcome(key=probe.key, status="import_error", message=failure.message)
+            self._import_failures[module] = failure
+            return failure
+        outcome = outcome_from_message(probe, reply.header, reply.arrays, reply.seconds)
+        if outcome.status in ("import_error", "missing_module"):
+            self._import_failures[module] = outcome
+            return outcome
+        return None
+
+    def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
+        outcomes: dict[str, CallOutcome] = {}
+        printed: list[str] = []
+        for index, call in enumerate(calls):
+            if self._remaining() <= 0:
+                skip_rest(calls, index, f"not run: the submission's time limit of {limits.submission_timeout:g} s was reached", outcomes)
+                break
+            if call.module in self._import_failures:
+                failure = self._import_failures[call.module]
+                outcomes[call.key] = CallOutcome(key=call.key, status=failure.status, message=failure.message,
+                                                 traceback=failure.traceback)
+                continue
+            worker = self._ensure_worker(limits)
+            if isinstance(worker, Reply):
+                printed.append(self._new_output())
+                outcomes[call.key] = outcome_from_failure(call, worker, "starting the worker")
+                self._retire()
+                skip_rest(calls, index + 1, "not run: the worker could not start", outcomes)
+                break
+            failed_import = self._import(worker, call.module, limits)
+            if failed_import is not None:
+                outcomes[call.key] = CallOutcome(key=call.key, status=failed_import.status,
+                                                 message=failed_import.message, traceback=failed_import.traceback)
+                printed.append(self._new_output())
+                continue
+            header, blobs = encode_request(call)
+            timeout = min(call.timeout or limits.call_timeout, self._remaining())
+            reply = worker.request(header, blobs, timeout)
+            printed.append(self._new_output())
+            if reply.ok:
+                outcomes[call.key] = outcome_from_message(call, reply.header, reply.arrays, reply.seconds)
+            else:
+                outcomes[call.key] = outcome_from_failure(call, reply, f"`{call.function}`")
+            if outcomes[call.key].status in LIMIT_STATUSES:
+                self._retire()
+                skip_rest(calls, index + 1, "not run: an earlier call of this problem hit a limit", outcomes)
+                break
+        return outcomes, "".join(printed)
+
+    def close(self) -> None:
+        self._retire()
+
+
+class InProcessSession:
+    """Runs trusted functions (or, for the benchmark floor, unisolated student modules) in-process."""
+
+    def __init__(self, modules: dict[str, types.ModuleType], root: Path | None = None) -> None:
+        self.worker = Worker(root or Path.cwd(), max_return_bytes=1 << 62)
+        self.worker.modules.update(modules)
+
+    def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
+        outcomes = {}
+        for call in calls:
+            header, blobs = encode_request(call)
+            start = time.perf_counter()
+            reply, reply_blobs = self.worker.handle(header, blobs)
+            try:
+                arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in reply_blobs]
+            except wire.WireError as error:
+                outcomes[call.key] = CallOutcome(key=call.key, status="protocol", message=str(error))
+                continue
+            outcomes[call.key] = outcome_from_message(call, reply, arrays, time.perf_counter() - start)
+        return outcomes, ""
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,192 @@
+"""What the checks compare against: reference outputs, numerical gradients, mistakes, labels.
+
+``ReferenceExpectations`` computes them in the trusted process from the instructor's reference
+and mistakes modules, once per case for a whole class (they do not depend on the submission).
+``KitExpectations`` reads the public part of them from a student kit, where no reference exists.
+Both answer the same questions, so checks never know which one they talk to.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+import types
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from grader import datasets, reference
+from grader.cases import case_args, copy_args
+from grader.checks.gradient import autograd_gradient, numerical_gradient
+from grader.errors import ReferenceImplementationError
+from grader.spec import Assignment, Case, GradientCheck, Mistake, Problem
+from grader.worker import to_plain
+
+
+class Unavailable(Exception):
+    """The expectation is not known here (a hidden case asked of a kit)."""
+
+
+class MistakeRaised:
+    """A declared mistake raised on a case: a student who raises there may be making it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self._values: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            return self._values.setdefault(key, value)
+
+
+class ReferenceExpectations:
+    """Expectations computed from the instructor's modules (``grader grade``, ``lint``, ``bundle``)."""
+
+    def __init__(self, assignment: Assignment, *, data_dir: Path | None = None) -> None:
+        self.assignment = assignment
+        self.data_dir = data_dir
+        self._reference = (
+            reference.load_module(assignment.reference_path) if assignment.reference_path else None
+        )
+        self._mistakes = reference.load_module(assignment.mistakes_path) if assignment.mistakes_path else None
+        self._cache = _Cache()
+
+    @property
+    def reference_module(self) -> types.ModuleType | None:
+        return self._reference
+
+    def _reference_function(self, name: str) -> Callable[..., Any]:
+        if self._reference is None:
+            raise ReferenceImplementationError(f"{self.assignment.source}: the spec names no reference module")
+        return reference.function_of(self._reference, name, what="reference function")
+
+    def _run(self, function: Callable[..., Any], case: Case, what: str) -> Any:
+        try:
+            return to_plain(function(*copy_args(case_args(case))))
+        except Exception as error:
+            raise ReferenceImplementationError(f"{what} raised on case {case.name!r}: {type(error).__name__}: {error}") from error
+
+    def expected(self, problem: Problem, case: Case) -> Any:
+        def compute() -> Any:
+            function = self._reference_function(problem.function_name)
+            return self._run(function, case, f"reference {problem.function_name}")
+
+        return self._cache.get(("expected", problem.id, case.name), compute)
+
+    def gradient(self, problem: Problem, check_index: int, case: Case) -> dict[str, np.ndarray]:
+        check = problem.checks[check_index]
+        assert isinstance(check, GradientCheck)
+
+        def compute() -> dict[str, np.ndarray]:
+            function = self._reference_function(check.function)
+            args = copy_args(case_args(case))
+            names = list(case.args)
+            result = {}
+            for arg in check.wrt:
+                index = names.index(arg)
+                try:
+                    if check.method == "autograd":
+                        result[arg] = autograd_gradient(function, args, index)
+                    else:
+                        result[arg] = numerical_gradient(function, args, index, check.eps)
+                except Exception as error:
+                    raise ReferenceImplementationError(
+                        f"differentiating {check.function} on case {case.name!r} failed: {type(error).__name__}: {error}"
+                    ) from error
+            return result
+
+        return self._cache.get(("gradient", problem.id, check_index, case.name), compute)
+
+    def mistake_function(self, problem: Problem, mistake: Mistake) -> Callable[..., Any]:
+        if self._mistakes is None:
+            raise ReferenceImplementationError(f"{self.assignment.source}: the spec names no mistakes module")
+        name = mistake.implementation or f"{problem.function_name}__{mistake.id}"
+        return reference.function_of(self._mistakes, name, what=f"mistake of problem {problem.id!r}")
+
+    def mistake_message(self, problem: Problem, mistake: Mistake) -> str:
+        if mistake.message:
+            return mistake.message
+        doc = (self.mistake_function(problem, mistake).__doc__ or "").strip()
+        return " ".join(doc.split()) or mistake.id.replace("_", " ")
+
+    def mistake_output(self, problem: Problem, mistake: Mistake, case: Case) -> Any:
+        def compute() -> Any:
+            function = self.mistake_function(problem, mistake)
+            try:
+                # A mistake may overflow on purpose; its warnings are not the instructor's concern.
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    return to_plain(function(*copy_args(case_args(case))))
+            except Exception as error:  # noqa: BLE001 - a mistake may well raise
+                return MistakeRaised(f"{type(error).__name__}: {error}")
+
+        return self._cache.get(("mistake", problem.id, mistake.id, case.name), compute)
+
+    def mnist(self, split: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            images, labels = datasets.load_mnist(split, self.data_dir)
+            if stop > len(images):
+                raise ReferenceImplementationError(
+                    f"the spec evaluates images [{start}, {stop}) of the MNIST {split} split, which has {len(images)}"
+                )
+            return images[start:stop], labels[start:stop]
+
+        return self._cache.get(("mnist", split, start, stop), compute)
+
+
+class KitExpectations:
+    """Public expectations stored in a student kit (``grader bundle``): no reference needed."""
+
+    def __init__(self, folder: Path, *, data_dir: Path | None = None) -> None:
+        self.folder = folder
+        self.data_dir = data_dir
+        self._index: dict[str, Any] = json.loads((folder / "expected.json").read_text())
+        with np.load(folder / "expected.npz", allow_pickle=False) as data:
+            self._arrays = {key: data[key] for key in data.files}
+        self._cache = _Cache()
+
+    def _value(self, node: Any) -> Any:
+        from grader import wire
+
+        return wire.decode(node, [self._arrays[f"a{i}"] for i in range(len(self._arrays))])
+
+    def _lookup(self, *key: str) -> Any:
+        node = self._index
+        for part in key:
+            if not isinstance(node, dict) or part not in node:
+                raise Unavailable("/".join(key))
+            node = node[part]
+        return node
+
+    def expected(self, problem: Problem, case: Case) -> Any:
+        return self._value(self._lookup("expected", problem.id, case.name))
+
+    def gradient(self, problem: Problem, check_index: int, case: Case) -> dict[str, np.ndarray]:
+        return self._value(self._lookup("gradient", problem.id, str(check_index), case.name))
+
+    def mistake_message(self, problem: Problem, mistake: Mistake) -> str:
+        return str(self._lookup("mistake_messages", problem.id, mistake.id))
+
+    def mistake_output(self, problem: Problem, mistake: Mistake, case: Case) -> Any:
+        node = self._lookup("mistakes", problem.id, mistake.id, case.name)
+        if isinstance(node, dict) and "raised" in node:
+            return MistakeRaised(node["raised"])
+        return self._value(node)
+
+    def mnist(self, split: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            images, labels = datasets.load_mnist(split, self.data_dir)
+            return images[start:stop], labels[start:stop]
+
+        return self._cache.get(("mnist", split, start, stop), compute)

@@ -1,0 +1,218 @@
+"""The grader's results: small frozen records, from one compared value up to a whole report.
+
+Data flows one way: checks produce ``CheckResult``s, the runner gathers them into
+``ProblemResult``s and a ``GradeReport``; scoring, JSON, HTML and terminal output only read them.
+Totals are derived properties, never stored twice. ``to_dict``/``from_dict`` give a lossless JSON
+round trip (kept inside results.json's ``extra_data``), so a report written by one run can be read
+back by another (resumed runs, Dask, the class summary).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Outcome(str, enum.Enum):
+    """How one check or case ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    """How one part of an obtained value differs from the expected one."""
+
+    path: str = ""
+    """Which part of the output: '' the whole, '1' a tuple element, '1.W1' a dict entry."""
+    equal: bool
+    reason: str = ""
+    """'type', 'shape', 'values', 'nan' or 'missing' when not equal."""
+    message: str = ""
+    mismatched: int = 0
+    total: int = 0
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    first: tuple[tuple[str, float, float], ...] = ()
+    """First offending entries: (index, obtained, expected)."""
+    rtol: float = 0.0
+    atol: float = 0.0
+    heatmap: tuple[tuple[float, ...], ...] = ()
+    """|obtained - expected| of a 2-D output, pooled to at most 16 x 16 cells."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseResult:
+    """One check on one case. Hidden cases carry no inputs, values or comparisons."""
+
+    case: str
+    public: bool
+    outcome: Outcome
+    message: str = ""
+    hint: str = ""
+    inputs: str = ""
+    expected: str = ""
+    obtained: str = ""
+    comparisons: tuple[Comparison, ...] = ()
+    traceback: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    """One check of a problem: its share of the points and why it passed or not."""
+
+    name: str
+    kind: str
+    weight: float
+    score: float
+    """Fraction of the check's weight earned, from 0 to 1."""
+    outcome: Outcome
+    message: str = ""
+    cases: tuple[CaseResult, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    """Kind-specific facts, JSON-safe (accuracy, confusion matrix, parameters...)."""
+
+    @property
+    def counted(self) -> bool:
+        return self.outcome is not Outcome.SKIPPED
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diagnosis:
+    """A known mistake that the student's answers match on every case."""
+
+    mistake: str
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProblemResult:
+    """One graded function of a submission."""
+
+    problem: str
+    points: float
+    checks: tuple[CheckResult, ...] = ()
+    status: str = "graded"
+    """'graded', or why nothing could run: 'missing', 'import_error', 'limit', 'skipped'."""
+    message: str = ""
+    diagnoses: tuple[Diagnosis, ...] = ()
+    output: str = ""
+    """What the student's code printed while this problem ran (bounded)."""
+
+    @property
+    def score(self) -> float:
+        counted = [check for check in self.checks if check.counted]
+        total = sum(check.weight for check in counted)
+        if not total:
+            return 0.0
+        return self.points * sum(check.weight * check.score for check in counted) / total
+
+    @property
+    def max_score(self) -> float:
+        return self.points if any(check.counted for check in self.checks) or not self.checks else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.max_score > 0 and abs(self.score - self.max_score) < 1e-9
+
+    @property
+    def failure(self) -> str:
+        """The first thing that went wrong, in one line."""
+        if self.message:
+            return self.message
+        for check in self.checks:
+            if check.counted and check.outcome is not Outcome.PASSED:
+                return f"{check.name}: {check.message}"
+        return ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GradeReport:
+    """Everything about one submission; results.json and feedback are views of it."""
+
+    submission: str
+    assignment: str
+    problems: tuple[ProblemResult, ...]
+    execution_time: float = 0.0
+    mode: str = "grade"
+    """'grade' (public and hidden cases) or 'check' (public cases only)."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return sum(problem.score for problem in self.problems)
+
+    @property
+    def max_score(self) -> float:
+        return sum(problem.max_score for problem in self.problems)
+
+    @property
+    def passed(self) -> bool:
+        return all(problem.passed for problem in self.problems if problem.max_score)
+
+
+def to_dict(record: Any) -> Any:
+    """A JSON-safe dict of any result record (enums as their values)."""
+    if dataclasses.is_dataclass(record):
+        return {f.name: to_dict(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    if isinstance(record, enum.Enum):
+        return record.value
+    if isinstance(record, (list, tuple)):
+        return [to_dict(item) for item in record]
+    if isinstance(record, dict):
+        return {key: to_dict(value) for key, value in record.items()}
+    return record
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(_tuple(item) for item in value) if isinstance(value, list) else value
+
+
+def comparison_from_dict(data: dict[str, Any]) -> Comparison:
+    return Comparison(**{**data, "first": _tuple(data.get("first", [])), "heatmap": _tuple(data.get("heatmap", []))})
+
+
+def case_from_dict(data: dict[str, Any]) -> CaseResult:
+    return CaseResult(
+        **{
+            **data,
+            "outcome": Outcome(data["outcome"]),
+            "comparisons": tuple(comparison_from_dict(item) for item in data.get("comparisons", [])),
+        }
+    )
+
+
+def check_from_dict(data: dict[str, Any]) -> CheckResult:
+    return CheckResult(
+        **{**data, "outcome": Outcome(data["outcome"]), "cases": tuple(case_from_dict(c) for c in data.get("cases", []))}
+    )
+
+
+def problem_from_dict(data: dict[str, Any]) -> ProblemResult:
+    return ProblemResult(
+        **{
+            **data,
+            "checks": tuple(check_from_dict(c) for c in data.get("checks", [])),
+            "diagnoses": tuple(Diagnosis(**d) for d in data.get("diagnoses", [])),
+        }
+    )
+
+
+def report_from_dict(data: dict[str, Any]) -> GradeReport:
+    return GradeReport(
+        **{
+            **data,
+            "problems": tuple(problem_from_dict(p) for p in data["problems"]),
+            "notes": tuple(data.get("notes", [])),
+        }
+    )

@@ -1,0 +1,105 @@
+"""Grade one submission: spec -> calls in a sandbox -> check results -> a GradeReport.
+
+The runner plans every check's calls for a problem, has a session run them (in a sandboxed
+worker, or in-process for trusted code), lets each check judge the outcomes, and adds the
+diagnosis. A problem whose calls could not run (missing function, import error, a limit) still
+gets a result with a clear reason; only errors of the instructor's making raise.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from grader.calls import LIMIT_STATUSES, Call, CallOutcome
+from grader.checks import REGISTRY, Context
+from grader.diagnosis import diagnose
+from grader.execution import Session
+from grader.expectations import Unavailable
+from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
+from grader.spec import Assignment, Problem
+
+SessionFactory = Callable[[Path, float], Session]
+"""Makes the session for one submission folder, given its deadline (time.monotonic)."""
+
+
+def plan_problem(assignment: Assignment, problem: Problem, expectations: Any, mode: str) -> tuple[list[Context], list[Call]]:
+    contexts = [Context(assignment, problem, index, mode, expectations) for index in range(len(problem.checks))]
+    calls: dict[str, Call] = {}
+    for ctx in contexts:
+        try:
+            planned = REGISTRY[ctx.check.kind].plan(ctx, ctx.check)
+        except Unavailable:
+            continue
+        for call in planned:
+            calls.setdefault(call.key, call)
+    return contexts, list(calls.values())
+
+
+def _status(problem: Problem, outcomes: dict[str, CallOutcome]) -> tuple[str, str]:
+    """Why a problem could not be graded normally, from its calls' outcomes."""
+    statuses = [outcome.status for outcome in outcomes.values()]
+    if not statuses:
+        return "graded", ""
+    for outcome in outcomes.values():
+        if outcome.status in ("missing_module", "import_error"):
+            return ("missing" if outcome.status == "missing_module" else "import_error"), outcome.message
+    if all(status == "not_defined" for status in statuses):
+        return "missing", next(iter(outcomes.values())).message
+    for outcome in outcomes.values():
+        if outcome.status in LIMIT_STATUSES:
+            return "limit", outcome.message
+    return "graded", ""
+
+
+def _evaluate(ctx: Context) -> CheckResult:
+    try:
+        return REGISTRY[ctx.check.kind].evaluate(ctx, ctx.check)
+    except Unavailable:
+        return CheckResult(name=ctx.check_name, kind=ctx.check.kind, weight=ctx.check.weight, score=0.0,
+                           outcome=Outcome.SKIPPED, message="needs the reference; runs in the instructor's grading only")
+
+
+def grade_problem(assignment: Assignment, problem: Problem, session: Session, expectations: Any, mode: str) -> ProblemResult:
+    contexts, calls = plan_problem(assignment, problem, expectations, mode)
+    outcomes, printed = session.run(calls, assignment.limits_of(problem))
+    judged = [Context(ctx.assignment, ctx.problem, ctx.check_index, mode, expectations, outcomes) for ctx in contexts]
+    results = [_evaluate(ctx) for ctx in judged]
+    status, message = _status(problem, outcomes)
+    return ProblemResult(
+        problem=problem.id,
+        points=problem.points,
+        checks=tuple(results),
+        status=status,
+        message=message,
+        diagnoses=diagnose(judged, results, outcomes) if status == "graded" else (),
+        output=printed,
+    )
+
+
+def grade_submission(
+    assignment: Assignment,
+    submission: Path,
+    *,
+    expectations: Any,
+    session_factory: SessionFactory,
+    mode: str = "grade",
+    submission_id: str | None = None,
+    notes: tuple[str, ...] = (),
+) -> GradeReport:
+    """Grade every problem of one submission folder; never raises for anything the student did."""
+    start = time.monotonic()
+    session = session_factory(submission, start + assignment.limits.submission_timeout)
+    try:
+        problems = tuple(grade_problem(assignment, problem, session, expectations, mode) for problem in assignment.problems)
+    finally:
+        session.close()
+    return GradeReport(
+        submission=submission_id or submission.name,
+        assignment=assignment.assignment,
+        problems=problems,
+        execution_time=round(time.monotonic() - start, 3),
+        mode=mode,
+        notes=notes,
+    )

@@ -1,0 +1,98 @@
+"""The spec self-test behind ``grader lint``: a problem that cannot tell right from wrong is broken.
+
+For every problem: the reference passes all of its own checks with full marks; at least two
+wrong variants (the declared mistakes) are declared; and each of them loses points and is
+diagnosed as itself. The reference and the mistakes are the instructor's trusted code, so they
+run in-process, through the same checks as any submission.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.execution import InProcessSession
+from grader.expectations import ReferenceExpectations
+from grader.runner import grade_problem
+from grader.spec import AccuracyCheck, Assignment, Problem
+
+MIN_MISTAKES = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    problem: str
+    what: str
+    ok: bool
+    detail: str = ""
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        return f"[{mark}] {self.problem}: {self.what}" + (f" - {self.detail}" if self.detail else "")
+
+
+def _module_with(reference: types.ModuleType, name: str, function: object) -> types.ModuleType:
+    """The reference module with one function replaced: a 'submission' making one mistake."""
+    module = types.ModuleType(reference.__name__)
+    module.__dict__.update({k: v for k, v in vars(reference).items() if not k.startswith("__")})
+    setattr(module, name, function)
+    return module
+
+
+def check_problem(assignment: Assignment, problem: Problem, expectations: ReferenceExpectations) -> list[Finding]:
+    if any(isinstance(check, AccuracyCheck) for check in problem.checks):
+        return check_model_problem(assignment, problem, expectations)
+    module_name = assignment.module_of(problem)
+    reference = expectations.reference_module
+    assert reference is not None
+    findings = []
+    result = grade_problem(assignment, problem, InProcessSession({module_name: reference}), expectations, "grade")
+    findings.append(Finding(problem.id, "reference passes its own checks", result.passed,
+                            "" if result.passed else result.failure))
+    if len(problem.mistakes) < MIN_MISTAKES:
+        findings.append(Finding(problem.id, f"declares at least {MIN_MISTAKES} wrong variants", False,
+                                f"only {len(problem.mistakes)} declared"))
+    for mistake in problem.mistakes:
+        wrong = expectations.mistake_function(problem, mistake)
+        session = InProcessSession({module_name: _module_with(reference, problem.function_name, wrong)})
+        result = grade_problem(assignment, problem, session, expectations, "grade")
+        rejected = result.score < problem.points - 1e-9
+        diagnosed = any(d.mistake == mistake.id for d in result.diagnoses)
+        others = [d.mistake for d in result.diagnoses if d.mistake != mistake.id]
+        detail = []
+        if not rejected:
+            detail.append("passes every check")
+        if not diagnosed:
+            detail.append("is not diagnosed")
+        if others:
+            detail.append(f"is also diagnosed as {others}")
+        findings.append(Finding(problem.id, f"mistake {mistake.id!r} is rejected and diagnosed",
+                                rejected and diagnosed and not others, ", ".join(detail)))
+    return findings
+
+
+def check_model_problem(assignment: Assignment, problem: Problem, expectations: ReferenceExpectations) -> list[Finding]:
+    """A model problem's reference (module + weights beside the reference) meets its target."""
+    findings = []
+    reference_dir = assignment.reference_path.parent if assignment.reference_path else Path(".")
+    module_name = assignment.module_of(problem)
+    path = reference_dir / f"{module_name}.py"
+    if not path.is_file():
+        return [Finding(problem.id, "reference model exists", False, f"{path} is missing")]
+    from grader.reference import load_module
+
+    module = load_module(path)
+    result = grade_problem(assignment, problem, InProcessSession({module_name: module}, root=reference_dir),
+                           expectations, "grade")
+    findings.append(Finding(problem.id, "reference model meets the target", result.passed,
+                            result.failure if not result.passed else result.checks[0].message))
+    return findings
+
+
+def run_selftest(assignment: Assignment, *, data_dir: Path | None = None) -> list[Finding]:
+    expectations = ReferenceExpectations(assignment, data_dir=data_dir)
+    findings: list[Finding] = []
+    for problem in assignment.problems:
+        findings += check_problem(assignment, problem, expectations)
+    return findings
