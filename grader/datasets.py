@@ -7,9 +7,9 @@ the README there); the 60,000-image *train* split is too large to ship and is fe
 * :func:`read_idx` parses one IDX file (gzip-compressed or plain) into a ``uint8`` array, checking
   the header against the payload. It checks no checksum.
 * :func:`load_mnist` finds a split (see its docstring for the search order), verifies every file
-  against :data:`KNOWN_FILES` and returns ``(images, labels)``. Decoded arrays are cached in-process,
-  so grading many submissions reads and hashes each file once; the arrays are read-only for that
-  reason (copy them before modifying).
+  against :data:`KNOWN_FILES` and returns ``(images, labels)``. Decoded arrays are cached
+  in-process, so grading many submissions reads and hashes each file once; the arrays are read-only
+  for that reason (copy them before modifying).
 * :func:`fetch_mnist` downloads the four files from a list of mirrors, verifying sha256, with
   atomic writes.
 
@@ -129,8 +129,8 @@ SPLITS: Mapping[str, tuple[str, str]] = {
 
 _SHIPPED_SPLITS = frozenset({"test"})
 _FETCH_HINT = (
-    "Download it with `grader data fetch mnist` (saved to {cache}), or point the grader at a folder "
-    "holding {files} with `--data-dir DIR` or the {env} environment variable."
+    "Download it with `grader data fetch mnist` (saved to {cache}), or point the grader at a "
+    "folder holding {files} with `--data-dir DIR` or the {env} environment variable."
 )
 
 
@@ -246,7 +246,8 @@ def _check_bytes(raw: bytes, path: Path, known: KnownFile) -> bytes:
     if md5 != known.md5:
         raise DataError(
             f"{path}: checksum mismatch for {known.plain_name} (decompressed): md5 expected "
-            f"{known.md5}, got {md5}. Delete the file and fetch it again (`grader data fetch mnist`)."
+            f"{known.md5}, got {md5}. "
+            "Delete the file and fetch it again (`grader data fetch mnist`)."
         )
     return raw
 
@@ -359,7 +360,8 @@ def find_split(split: str, data_dir: Path | None = None) -> tuple[Path, Path]:
             f"pass `--data-dir DIR` / set {ENV_DATA_DIR} to a folder holding {files}."
         )
     else:
-        message += " " + _FETCH_HINT.format(cache=default_cache_dir(), files=files, env=ENV_DATA_DIR)
+        hint = _FETCH_HINT.format(cache=default_cache_dir(), files=files, env=ENV_DATA_DIR)
+        message += " " + hint
     raise DataError(message)
 
 
