@@ -48,7 +48,13 @@ def problem_text(problem: ProblemResult) -> str:
         lines.append(f"  {problem.message}")
     for diagnosis in problem.diagnoses:
         lines.append(f"  Likely mistake ({diagnosis.mistake}): {diagnosis.message}")
-    lines += [check_text(check) for check in problem.checks]
+    if problem.status in ("missing", "import_error"):
+        # Every check failed for the same reason: say it once, with the traceback if there is one.
+        traceback = next((case.traceback for check in problem.checks for case in check.cases if case.traceback), "")
+        if traceback:
+            lines.append("  traceback (your code):\n" + _indent(traceback, "    "))
+    else:
+        lines += [check_text(check) for check in problem.checks]
     if problem.output.strip():
         shown = problem.output[:OUTPUT_SHOWN]
         more = "\n[...]" if len(problem.output) > OUTPUT_SHOWN else ""

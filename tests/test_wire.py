@@ -1,0 +1,112 @@
+"""The worker boundary: plain data round-trips; pickles, objects, subclasses and oversize refused."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import numpy as np
+import pytest
+
+from grader import wire
+
+
+def roundtrip(value: object, max_bytes: int = 1 << 20) -> object:
+    blobs: list[bytes] = []
+    node = wire.encode(value, blobs)
+    reader = wire.FrameReader(max_bytes=max_bytes)
+    reader.feed(wire.pack({"value": node}, blobs))
+    message = reader.next_message()
+    assert message is not None
+    header, raw = message
+    return wire.decode(header["value"], [wire.load_array(blob, max_bytes=max_bytes) for blob in raw])
+
+
+@pytest.mark.parametrize(
+    "array",
+    [np.arange(6.0).reshape(2, 3), np.array(2.5), np.zeros((0, 3), np.int32), np.array([True, False]),
+     np.asfortranarray(np.ones((3, 2))), np.arange(10)[::3], np.ones(3, np.float32)],
+)
+def test_arrays_roundtrip_exactly(array: np.ndarray) -> None:
+    back = roundtrip(array)
+    assert isinstance(back, np.ndarray) and back.dtype == array.dtype and back.shape == array.shape
+    assert np.array_equal(back, array)
+
+
+def test_trees_roundtrip() -> None:
+    value = (1.5, {"W1": np.ones(2), "b1": 3}, [np.int64(4)], "pq", None, float("nan"))
+    back = roundtrip(value)
+    assert back[0] == 1.5 and back[1]["b1"] == 3 and back[3] == "pq" and back[4] is None
+    assert np.isnan(back[5]) and np.array_equal(back[1]["W1"], np.ones(2))
+
+
+def test_npy_written_by_the_worker_is_standard() -> None:
+    blobs: list[bytes] = []
+    wire.encode(np.arange(5.0), blobs)
+    assert np.array_equal(np.load(io.BytesIO(blobs[0]), allow_pickle=False), np.arange(5.0))
+
+
+class Sneaky(np.ndarray):
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        return True
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (np.ones(2).view(Sneaky), "subclass"),
+        (np.array([{"a": 1}], dtype=object), "dtype object"),
+        (np.ones(2, dtype=complex), "complex"),
+        (object(), "type builtins.object"),
+        ({1: 2}, "non-string key"),
+    ],
+)
+def test_values_that_may_not_cross_are_refused(value: object, words: str) -> None:
+    with pytest.raises(wire.WireError, match=words):
+        wire.encode(value, [])
+
+
+def test_pickled_npy_is_refused_without_unpickling(tmp_path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):  # noqa: ANN204
+            return (open, (str(marker), "w"))
+
+    stream = io.BytesIO()
+    np.save(stream, np.array([Payload()], dtype=object), allow_pickle=True)
+    with pytest.raises(wire.WireError, match="refused"):
+        wire.load_array(stream.getvalue(), max_bytes=1 << 20)
+    with pytest.raises(wire.WireError):
+        wire.load_array(pickle.dumps(Payload()), max_bytes=1 << 20)
+    assert not marker.exists()
+
+
+def test_oversized_array_is_refused_before_reading() -> None:
+    blobs: list[bytes] = []
+    wire.encode(np.zeros(1000), blobs)
+    with pytest.raises(wire.WireError, match="exceeds the limit"):
+        wire.load_array(blobs[0], max_bytes=100)
+
+
+def test_truncated_array_is_refused() -> None:
+    blobs: list[bytes] = []
+    wire.encode(np.zeros(10), blobs)
+    with pytest.raises(wire.WireError, match="header says"):
+        wire.load_array(blobs[0][:-8], max_bytes=1 << 20)
+
+
+def test_frame_reader_caps_message_size() -> None:
+    reader = wire.FrameReader(max_bytes=100)
+    blobs: list[bytes] = []
+    wire.encode(np.zeros(1000), blobs)
+    reader.feed(wire.pack({}, blobs)[:200])
+    with pytest.raises(wire.WireError, match="exceeds the limit"):
+        reader.next_message()
+
+
+def test_frame_reader_rejects_garbage_header() -> None:
+    reader = wire.FrameReader(max_bytes=100)
+    reader.feed(b"\x05\x00\x00\x00notjs")
+    with pytest.raises(wire.WireError, match="not JSON"):
+        reader.next_message()
