@@ -73,20 +73,47 @@ def check_problem(assignment: Assignment, problem: Problem, expectations: Refere
 
 
 def check_model_problem(assignment: Assignment, problem: Problem, expectations: ReferenceExpectations) -> list[Finding]:
-    """A model problem's reference (module + weights beside the reference) meets its target."""
-    findings = []
+    """A model problem: the reference model (module and weights beside the reference) meets its
+    target, and two wrong variants of it, untrained weights and shifted labels, do not."""
+    import tempfile
+
+    import torch
+
+    from grader.reference import load_module
+
     reference_dir = assignment.reference_path.parent if assignment.reference_path else Path(".")
     module_name = assignment.module_of(problem)
     path = reference_dir / f"{module_name}.py"
     if not path.is_file():
         return [Finding(problem.id, "reference model exists", False, f"{path} is missing")]
-    from grader.reference import load_module
-
     module = load_module(path)
-    result = grade_problem(assignment, problem, InProcessSession({module_name: module}, root=reference_dir),
-                           expectations, "grade")
-    findings.append(Finding(problem.id, "reference model meets the target", result.passed,
-                            result.failure if not result.passed else result.checks[0].message))
+
+    def grade_with(candidate: types.ModuleType, root: Path) -> object:
+        return grade_problem(assignment, problem, InProcessSession({module_name: candidate}, root=root),
+                             expectations, "grade")
+
+    result = grade_with(module, reference_dir)
+    findings = [Finding(problem.id, "reference model meets the target", result.passed,
+                        result.failure if not result.passed else result.checks[0].message)]
+
+    def shifted_labels() -> torch.nn.Module:
+        model = module.build_model()
+        model.register_forward_hook(lambda _m, _i, logits: torch.roll(logits, 1, dims=1))
+        return model
+
+    with tempfile.TemporaryDirectory() as scratch:
+        torch.manual_seed(0)
+        weights = [check.weights for check in problem.checks if isinstance(check, AccuracyCheck)]
+        for name in weights:
+            torch.save(module.build_model().state_dict(), Path(scratch) / name)
+        variants = {
+            "untrained weights": (module, Path(scratch)),
+            "labels shifted by one": (_module_with(module, "build_model", shifted_labels), reference_dir),
+        }
+        for label, (candidate, root) in variants.items():
+            wrong = grade_with(candidate, root)
+            findings.append(Finding(problem.id, f"wrong variant {label!r} loses points",
+                                    wrong.score < problem.points - 1e-9, wrong.failure))
     return findings
 
 
