@@ -154,7 +154,8 @@ def compare_arrays(
     what = "NaN" if reason == "nan" else "values"
     message = f"{mismatched} of {want.size} {what} differ"
     if max_abs is not None:
-        message += f" (largest absolute error {max_abs:.3g}, relative {max_rel:.3g}; tolerance rtol={r:g}, atol={a:g})"
+        relative = f", relative {max_rel:.3g}" if max_rel is not None else ""
+        message += f" (largest absolute error {max_abs:.3g}{relative}; tolerance rtol={r:g}, atol={a:g})"
     return Comparison(
         path=path, equal=False, reason=reason, message=message, mismatched=mismatched, total=int(want.size),
         max_abs_error=max_abs, max_rel_error=max_rel, first=first, rtol=r, atol=a, heatmap=heatmap,

@@ -15,6 +15,7 @@ import ctypes.util
 import os
 import resource
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ MS_NODEV = 4
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_REMOUNT = 32
+MNT_DETACH = 2
 
 MAX_SUBMISSION_FILES = 500
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
@@ -119,6 +122,71 @@ def _write_submission(files: dict[str, bytes], workdir: Path, uid: int | None) -
     workdir.chmod(0o700)
 
 
+def _traversable_by_others(path: str) -> bool:
+    """Whether a user with no rights of its own can reach ``path`` (every ancestor has o+x)."""
+    current = "/"
+    for part in Path(path).parts[1:]:
+        current = os.path.join(current, part)
+        try:
+            if not os.stat(current).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _blocked_ancestor(path: str) -> str:
+    """The top-most ancestor of ``path`` that others may not traverse (e.g. /root)."""
+    current = "/"
+    for part in Path(path).parts[1:]:
+        current = os.path.join(current, part)
+        if not os.stat(current).st_mode & stat.S_IXOTH:
+            return current
+    return path
+
+
+def python_paths() -> list[str]:
+    """Folders the worker's interpreter must read and others may not: installation, import roots."""
+    candidates = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    candidates |= {os.path.realpath(entry) for entry in sys.path if entry and os.path.isdir(entry)}
+    ordered = sorted((path for path in candidates if not _traversable_by_others(path)), key=len)
+    kept: list[str] = []
+    for path in ordered:
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _expose(paths: list[str]) -> None:
+    """Make ``paths`` readable to an unprivileged worker when they live under a private folder.
+
+    An interpreter installed under /root (mode 700) would leave the worker unable to import any
+    module not loaded before the fork. The private folder is covered with an empty tmpfs and only
+    the needed paths are bind-mounted back, read-only, at the same place: paths keep working,
+    everything else in that folder stays out of sight.
+    """
+    needed = [path for path in paths if not _traversable_by_others(path)]
+    if not needed:
+        return
+    stage = "/tmp/.grader-stage"
+    staged = []
+    for index, path in enumerate(needed):
+        target = f"{stage}/{index}"
+        os.makedirs(target, exist_ok=True)
+        mount(path, target, None, MS_BIND | MS_REC)
+        staged.append((path, target))
+    for ancestor in sorted({_blocked_ancestor(path) for path in needed}):
+        mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    for path, target in staged:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        mount(target, path, None, MS_BIND | MS_REC)
+        mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+    for _, target in staged:
+        os.rmdir(target)
+    os.rmdir(stage)
+
+
 def _enter_namespaces(config: WorkerConfig) -> None:
     root = os.geteuid() == 0
     real_uid, real_gid = os.getuid(), os.getgid()
@@ -129,6 +197,14 @@ def _enter_namespaces(config: WorkerConfig) -> None:
         Path("/proc/self/uid_map").write_text(f"0 {real_uid} 1")
         Path("/proc/self/gid_map").write_text(f"0 {real_gid} 1")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
+    # A private, size-capped /tmp (the worker's home) and /dev/shm: nothing written there survives
+    # the worker, and nothing of other workers is visible.
+    size = f"size={max(config.file_size_mb * 4, 16)}m,mode=1777"
+    for path in ("/tmp", "/dev/shm", "/var/tmp"):
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    if config.uid is not None:
+        _expose(python_paths())
     workdir_parent = str(Path(config.workdir).parent)
     for path in config.hide:
         if not os.path.exists(path) or workdir_parent.startswith(path.rstrip("/") + "/"):
@@ -137,12 +213,6 @@ def _enter_namespaces(config: WorkerConfig) -> None:
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
         else:
             mount("/dev/null", path, None, MS_BIND)
-    # A private, size-capped /tmp (the worker's home) and /dev/shm: nothing written there survives
-    # the worker, and nothing of other workers is visible.
-    size = f"size={max(config.file_size_mb * 4, 16)}m,mode=1777"
-    for path in ("/tmp", "/dev/shm", "/var/tmp"):
-        if os.path.isdir(path):
-            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
 
 
 def _vm_size_bytes() -> int:

@@ -71,8 +71,10 @@ class Worker:
     def prepare_interpreter(self) -> None:
         """Make the submission folder the import root and hide the grader's own modules."""
         grader_root = str(Path(__file__).resolve().parent.parent)
+        # The fork server's working folder ("/") and the grader's own root are not import roots
+        # for student code.
         sys.path[:] = [str(self.submission_dir)] + [
-            entry for entry in sys.path if entry and os.path.abspath(entry) != grader_root and entry != os.getcwd()
+            entry for entry in sys.path if entry not in ("", "/") and os.path.abspath(entry) != grader_root
         ]
         for name in list(sys.modules):
             if name.split(".")[0] in BLOCKED_PACKAGES:

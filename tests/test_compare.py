@@ -100,3 +100,8 @@ def test_non_numeric_result_is_a_type_error() -> None:
 def test_summarize_is_compact() -> None:
     text = summarize(np.arange(1000.0))
     assert len(text) <= 300 and "shape=(1000,)" in text
+
+
+def test_wrong_answer_where_zero_is_expected() -> None:
+    (result,) = compare(5.0, 0.0)
+    assert not result.equal and "largest absolute error 5" in result.message
