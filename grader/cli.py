@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="validate a spec and run its self-test")
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
     add_common(lint)
+
+    data = commands.add_parser("data", help="manage data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    fetch = data_commands.add_parser("fetch", help="download a data set with checksum verification")
+    fetch.add_argument("dataset", choices=["mnist"])
+    fetch.add_argument("--data-dir", type=Path, default=None, help="where to save (default: the cache folder)")
+    fetch.add_argument("--mirror", action="append", default=None, help="mirror URL to try (repeatable)")
     return parser
 
 
@@ -121,4 +128,14 @@ def _lint(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-COMMANDS = {"grade": _grade, "check": _check, "lint": _lint}
+def _data(args: argparse.Namespace) -> int:
+    from grader import datasets
+
+    mirrors = args.mirror or datasets.DEFAULT_MIRRORS
+    paths = datasets.fetch_mnist(args.data_dir, mirrors, log=print)
+    for path in paths:
+        print(f"  {path}")
+    return EXIT_OK
+
+
+COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data}
