@@ -151,7 +151,9 @@ class SandboxSession:
             worker = self._ensure_worker(limits)
             if isinstance(worker, Reply):
                 printed.append(self._new_output())
-                outcomes[call.key] = outcome_from_failure(call, worker, "starting the worker")
+                failure = outcome_from_failure(call, worker, "starting the worker")
+                outcomes[call.key] = CallOutcome(key=call.key, status=failure.status,
+                                                 message=f"{failure.message} {printed[-1].strip()[-500:]}".strip())
                 self._retire()
                 skip_rest(calls, index + 1, "not run: the worker could not start", outcomes)
                 break

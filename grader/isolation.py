@@ -29,7 +29,6 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_REMOUNT = 32
-MNT_DETACH = 2
 
 MAX_SUBMISSION_FILES = 500
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
@@ -145,49 +144,35 @@ def _blocked_ancestor(path: str) -> str:
     return path
 
 
+def _is_under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def python_paths() -> list[str]:
-    """Folders the worker's interpreter must read and others may not: installation, import roots."""
+    """Folders the worker's interpreter reads: its installation and import roots (not the grader's)."""
+    grader_root = os.path.realpath(Path(__file__).resolve().parent.parent)
     candidates = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     candidates |= {os.path.realpath(entry) for entry in sys.path if entry and os.path.isdir(entry)}
-    ordered = sorted((path for path in candidates if not _traversable_by_others(path)), key=len)
+    candidates -= {"/", grader_root}
     kept: list[str] = []
-    for path in ordered:
-        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+    for path in sorted(candidates, key=len):
+        if not any(_is_under(path, k) for k in kept):
             kept.append(path)
     return kept
 
 
-def _expose(paths: list[str]) -> None:
-    """Make ``paths`` readable to an unprivileged worker when they live under a private folder.
-
-    An interpreter installed under /root (mode 700) would leave the worker unable to import any
-    module not loaded before the fork. The private folder is covered with an empty tmpfs and only
-    the needed paths are bind-mounted back, read-only, at the same place: paths keep working,
-    everything else in that folder stays out of sight.
-    """
-    needed = [path for path in paths if not _traversable_by_others(path)]
-    if not needed:
-        return
-    stage = "/tmp/.grader-stage"
-    staged = []
-    for index, path in enumerate(needed):
-        target = f"{stage}/{index}"
-        os.makedirs(target, exist_ok=True)
-        mount(path, target, None, MS_BIND | MS_REC)
-        staged.append((path, target))
-    for ancestor in sorted({_blocked_ancestor(path) for path in needed}):
-        mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-    for path, target in staged:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        mount(target, path, None, MS_BIND | MS_REC)
-        mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-        _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
-    for _, target in staged:
-        os.rmdir(target)
-    os.rmdir(stage)
+PRIVATE_FOLDERS = ("/tmp", "/dev/shm", "/var/tmp")
+"""Folders replaced by a private, size-capped tmpfs in every worker."""
 
 
 def _enter_namespaces(config: WorkerConfig) -> None:
+    """No network; private /tmp; the interpreter readable; the instructor's folders hidden.
+
+    Covering a folder with a tmpfs would also hide an interpreter or virtual environment living in
+    it (a venv under /tmp, Python under /root, which is mode 700). Such folders are opened before
+    anything is covered and bind-mounted back, read-only, at the same path afterwards: mount(2)
+    follows /proc/self/fd/N to the original folder even when its path is covered.
+    """
     root = os.geteuid() == 0
     real_uid, real_gid = os.getuid(), os.getgid()
     unshare(CLONE_NEWNS | CLONE_NEWNET | (0 if root else CLONE_NEWUSER))
@@ -197,17 +182,26 @@ def _enter_namespaces(config: WorkerConfig) -> None:
         Path("/proc/self/uid_map").write_text(f"0 {real_uid} 1")
         Path("/proc/self/gid_map").write_text(f"0 {real_gid} 1")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
-    # A private, size-capped /tmp (the worker's home) and /dev/shm: nothing written there survives
-    # the worker, and nothing of other workers is visible.
+    covers = [folder for folder in PRIVATE_FOLDERS if os.path.isdir(folder)]
+    reopen = [
+        path for path in python_paths()
+        if any(_is_under(path, folder) for folder in covers) or not _traversable_by_others(path)
+    ]
+    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in reopen}
     size = f"size={max(config.file_size_mb * 4, 16)}m,mode=1777"
-    for path in ("/tmp", "/dev/shm", "/var/tmp"):
-        if os.path.isdir(path):
-            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    if config.uid is not None:
-        _expose(python_paths())
+    for folder in covers:
+        mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    blocked = {_blocked_ancestor(path) for path in reopen if not any(_is_under(path, f) for f in covers)}
+    for ancestor in sorted(blocked):
+        mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    for path, handle in handles.items():
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+        mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        os.close(handle)
     workdir_parent = str(Path(config.workdir).parent)
     for path in config.hide:
-        if not os.path.exists(path) or workdir_parent.startswith(path.rstrip("/") + "/"):
+        if not os.path.exists(path) or _is_under(workdir_parent, path):
             continue
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")

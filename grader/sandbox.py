@@ -87,7 +87,8 @@ class SandboxInfo:
 
     def describe(self) -> str:
         if self.isolation == "none":
-            return "Sandbox: process isolation and resource limits only (namespaces disabled by request)."
+            return ("Sandbox: network isolation is OFF and instructor files are not hidden (namespaces "
+                    "disabled by request); process isolation and resource limits only.")
         if not self.namespaces:
             return (
                 "Sandbox: network isolation is OFF and instructor files are not hidden: this machine "
@@ -136,6 +137,20 @@ class Sandbox:
         if self.isolation == "full" and not caps["namespaces"]:
             raise GraderError("--isolation full was asked for, but this machine allows no namespaces")
 
+    def probe(self) -> None:
+        """Start one worker on an empty submission, so that a machine where workers cannot be set
+        up fails the run with the reason, instead of scoring every student zero."""
+        empty = self._scratch / "probe"
+        empty.mkdir(exist_ok=True)
+        worker = self.spawn(empty, Limits())
+        ready = worker.wait_ready(30.0)
+        worker.close()
+        if not ready.ok:
+            raise GraderError(
+                f"the sandbox cannot start a worker on this machine ({worker.exit_detail}): "
+                f"{worker.output.strip()[-800:] or 'no output'}"
+            )
+
     @property
     def info(self) -> SandboxInfo:
         with self._lock:
@@ -170,6 +185,7 @@ class Sandbox:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
+        self.probe()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -204,7 +220,9 @@ class Sandbox:
         }
         try:
             reply = self._exchange(
-                {"op": "spawn", "config": config, "drop_privileges": True},
+                # Without a mount namespace an unprivileged user may not be able to read the
+                # interpreter (under /root, say), so the drop goes with the namespaces.
+                {"op": "spawn", "config": config, "drop_privileges": info.full},
                 [control_in_r, control_out_w, output_w, status_w],
             )
         finally:
