@@ -27,6 +27,10 @@ PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
 """Where ``grader grade hw1`` looks for ``hw1.yaml`` when run from a source checkout."""
 
 
+RESERVED_IDS = frozenset({"id", "total", "max"})
+"""Problem ids that would clash with the gradebook's own columns."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -328,6 +332,8 @@ class Assignment(_Model):
             where = f"problems.{p_index}"
             if problem.id in seen:
                 raise _FieldError(f"{where}.id", f"duplicate problem id {problem.id!r}")
+            if problem.id in RESERVED_IDS:
+                raise _FieldError(f"{where}.id", f"{problem.id!r} is reserved (a gradebook column); rename the problem")
             seen.add(problem.id)
             names = [case.name for case in problem.cases]
             for c_index, name in enumerate(names):

@@ -137,3 +137,8 @@ def test_random_inputs_are_reproducible() -> None:
     case = first.problem("sigmoid").case("matrix")
     again = load_spec(ROOT / "problems" / "hw1.yaml").problem("sigmoid").case("matrix")
     assert (case_args(case)[0] == case_args(again)[0]).all()
+
+
+def test_gradebook_column_names_are_reserved(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="'total' is reserved"):
+        load_spec(write_spec(tmp_path, with_change("problems.0.id", "total")))
