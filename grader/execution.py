@@ -58,7 +58,7 @@ def outcome_from_message(call: Call, header: dict[str, Any], arrays: list[Any], 
             return CallOutcome(key=call.key, status=status, message=str(header.get("message", ""))[:2000],
                                traceback=str(header.get("traceback", ""))[:5000],
                                seconds=float(header.get("seconds", seconds)))
-    except (wire.WireError, TypeError, ValueError) as error:
+    except (wire.WireError, TypeError, ValueError, RecursionError) as error:
         return CallOutcome(key=call.key, status="protocol", message=f"malformed reply from the worker: {error}")
     return CallOutcome(key=call.key, status="protocol", message=f"unexpected reply status {str(status)[:40]!r}")
 

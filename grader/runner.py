@@ -8,6 +8,7 @@ gets a result with a clear reason; only errors of the instructor's making raise.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -15,6 +16,7 @@ from typing import Any, Callable
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome
 from grader.checks import REGISTRY, Context
 from grader.diagnosis import diagnose
+from grader.errors import GraderError
 from grader.execution import Session
 from grader.expectations import Unavailable
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
@@ -59,6 +61,15 @@ def _evaluate(ctx: Context) -> CheckResult:
     except Unavailable:
         return CheckResult(name=ctx.check_name, kind=ctx.check.kind, weight=ctx.check.weight, score=0.0,
                            outcome=Outcome.SKIPPED, message="needs the reference; runs in the instructor's grading only")
+    except GraderError:
+        raise  # the instructor's spec or reference is broken: stop before grading more
+    except Exception as error:  # noqa: BLE001 - an answer the grader cannot judge must not stop the class
+        print(f"grader: could not judge {ctx.problem.id}/{ctx.check_name}: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return CheckResult(name=ctx.check_name, kind=ctx.check.kind, weight=ctx.check.weight, score=0.0,
+                           outcome=Outcome.ERROR,
+                           message=f"the grader could not judge this answer ({type(error).__name__}); "
+                           "please report it to your instructor")
 
 
 def grade_problem(assignment: Assignment, problem: Problem, session: Session, expectations: Any, mode: str) -> ProblemResult:

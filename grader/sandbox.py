@@ -161,27 +161,39 @@ class Sandbox:
 
     def _exchange(self, request: dict[str, Any], fds: list[int] = []) -> dict[str, Any]:  # noqa: B006
         with self._lock:
-            if self._sock is None:
-                self._start()
-            assert self._sock is not None
-            socket.send_fds(self._sock, [json.dumps(request).encode()], fds)
-            reply = self._sock.recv(65536)
-        if not reply:
-            raise GraderError("the sandbox's fork server stopped unexpectedly")
-        return json.loads(reply)
+            for attempt in (1, 2):
+                if self._sock is None:
+                    self._start()
+                assert self._sock is not None
+                try:
+                    socket.send_fds(self._sock, [json.dumps(request).encode()], fds)
+                    reply = self._sock.recv(65536)
+                except OSError:
+                    reply = b""
+                if reply:
+                    return json.loads(reply)
+                # The fork server died (killed by a student where workers share its user, with
+                # --isolation none): start a new one, once, so the rest of the class is graded.
+                self._stop_server()
+                if request["op"] != "spawn" or attempt == 2:
+                    break
+        raise GraderError("the sandbox's fork server stopped unexpectedly")
+
+    def _stop_server(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
 
     def close(self) -> None:
         with self._lock:
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
-            if self._process is not None:
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-                self._process = None
+            self._stop_server()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":

@@ -96,8 +96,20 @@ def encode(value: Any, blobs: list[bytes], *, path: str = "") -> Any:
     raise WireError(f"returned a value of type {type(value).__module__}.{type(value).__qualname__}{where}")
 
 
-def decode(node: Any, blobs: list[np.ndarray]) -> Any:
-    """Rebuild a value tree from nodes and already-validated arrays."""
+MAX_DEPTH = 16
+MAX_STRING = 10_000
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
+    """Rebuild a value tree from untrusted nodes and already-validated arrays.
+
+    Raises:
+        WireError: for anything malformed: unknown tags, nesting deeper than MAX_DEPTH, integers
+            outside int64, strings longer than MAX_STRING.
+    """
+    if depth > MAX_DEPTH:
+        raise WireError(f"the returned value is nested more than {MAX_DEPTH} levels deep")
     if not isinstance(node, dict) or "t" not in node:
         raise WireError(f"malformed value node {str(node)[:80]!r}")
     tag = node["t"]
@@ -108,6 +120,12 @@ def decode(node: Any, blobs: list[np.ndarray]) -> Any:
         expected = {"bool": bool, "int": int, "float": float, "str": str}[tag]
         if type(value) is not expected and not (tag == "float" and type(value) is int):
             raise WireError(f"value node of type {tag} holds {type(value).__name__}")
+        if tag == "int" and not INT64[0] <= value <= INT64[1]:
+            raise WireError("returned an integer too large for int64")
+        if tag == "float" and type(value) is int and not INT64[0] <= value <= INT64[1]:
+            raise WireError("returned a number too large for float64")
+        if tag == "str" and len(value) > MAX_STRING:
+            raise WireError(f"returned a string of {len(value)} characters, more than {MAX_STRING}")
         return float(value) if tag == "float" else value
     if tag == "array":
         index = node.get("i")
@@ -115,14 +133,14 @@ def decode(node: Any, blobs: list[np.ndarray]) -> Any:
             raise WireError("array node points to no blob")
         return blobs[index]
     if tag in ("tuple", "list"):
-        items = [decode(item, blobs) for item in node.get("items", [])]
+        items = [decode(item, blobs, depth=depth + 1) for item in node.get("items", [])]
         return tuple(items) if tag == "tuple" else items
     if tag == "dict":
         result: dict[str, Any] = {}
         for pair in node.get("items", []):
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
                 raise WireError("malformed dict node")
-            result[pair[0]] = decode(pair[1], blobs)
+            result[pair[0]] = decode(pair[1], blobs, depth=depth + 1)
         return result
     raise WireError(f"unknown value node type {tag!r}")
 
@@ -218,7 +236,7 @@ class FrameReader:
             return None
         try:
             header = json.loads(bytes(buffer[_HEADER.size:_HEADER.size + length]))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise WireError(f"message header is not JSON: {error}") from None
         sizes = header.get("blob_sizes", []) if isinstance(header, dict) else None
         if not isinstance(sizes, list) or not all(type(size) is int and size >= 0 for size in sizes):

@@ -168,6 +168,8 @@ class Worker:
             node = wire.encode(to_plain(value), out_blobs)
         except wire.WireError as error:
             return {"status": "bad_return", "message": str(error), "seconds": seconds}, []
+        except RecursionError:
+            return {"status": "bad_return", "message": "returned a value nested too deeply", "seconds": seconds}, []
         size = sum(len(blob) for blob in out_blobs)
         if size > self.max_return_bytes:
             return {

@@ -110,3 +110,26 @@ def test_frame_reader_rejects_garbage_header() -> None:
     reader.feed(b"\x05\x00\x00\x00notjs")
     with pytest.raises(wire.WireError, match="not JSON"):
         reader.next_message()
+
+
+@pytest.mark.parametrize(
+    ("node", "words"),
+    [
+        ({"t": "int", "v": 10**30}, "too large for int64"),
+        ({"t": "str", "v": "x" * 20_000}, "more than"),
+        ({"t": "float", "v": "1.0"}, "holds str"),
+        ({"t": "bogus"}, "unknown value node"),
+        ({"t": "array", "i": 3}, "no blob"),
+    ],
+)
+def test_untrusted_nodes_are_validated(node: dict, words: str) -> None:
+    with pytest.raises(wire.WireError, match=words):
+        wire.decode(node, [])
+
+
+def test_deep_nesting_is_refused() -> None:
+    node: dict = {"t": "none"}
+    for _ in range(100):
+        node = {"t": "list", "items": [node]}
+    with pytest.raises(wire.WireError, match="nested"):
+        wire.decode(node, [])
