@@ -32,10 +32,12 @@ from grader.errors import UsageError
 from grader.execution import SandboxSession
 from grader.expectations import ReferenceExpectations
 from grader.gradescope import from_results_json, to_results_json
+from grader.render import render_feedback, render_summary
 from grader.results import GradeReport
 from grader.runner import grade_submission
 from grader.sandbox import Isolation, Sandbox
 from grader.spec import Assignment
+from grader.summary import RecordCollector, summarize
 
 MAX_ZIP_BYTES = 64 * 1024 * 1024
 MAX_ZIP_FILES = 500
@@ -130,6 +132,7 @@ def write_atomically(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(text)
+    os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep reports from a course web server
     os.replace(temporary, path)
 
 
@@ -185,6 +188,8 @@ class GradingRun:
     force: bool = False
     data_dir: Path | None = None
     progress: bool | None = None
+    html: bool = True
+    """Write each submission's feedback.html and the class summary index.html."""
 
 
 def hidden_paths(assignment: Assignment, *extra: Path | None) -> list[Path]:
@@ -210,6 +215,7 @@ def grade_folder(
     base = assignment_hash(run.assignment, extra=str(run.data_dir or ""))
     progress = Progress(len(entries), enabled=run.progress)
     hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
+    records = RecordCollector() if run.html else None
     with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
         notes = (sandbox.info.describe(),)
 
@@ -228,6 +234,10 @@ def grade_folder(
                 data = to_results_json(report)
                 data["extra_data"]["cache_key"] = key
                 write_atomically(results_path, json.dumps(data, indent=1))
+            if records is not None:
+                # Cached results too: the report is rendered from the GradeReport, not from a run.
+                write_atomically(run.out / submission.id / "feedback.html", render_feedback(report, data_dir=run.data_dir))
+                records.add(report)
             if on_report is not None:
                 on_report(submission, report, cached)
             progress.update(report, cached=cached)
@@ -236,6 +246,8 @@ def grade_folder(
         with ThreadPoolExecutor(max_workers=max(1, run.workers)) as pool:
             rows = list(pool.map(grade_one, entries))
     write_gradebook(run.out / "gradebook.csv", run.assignment, rows)
+    if records is not None:
+        write_atomically(run.out / "index.html", render_summary(summarize(run.assignment.assignment, records.records)))
     return rows
 
 

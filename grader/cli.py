@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from grader import __version__
 from grader.errors import GraderError, SpecError, UsageError
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("dataset", choices=["mnist"])
     fetch.add_argument("--data-dir", type=Path, default=None, help="where to save (default: the cache folder)")
     fetch.add_argument("--mirror", action="append", default=None, help="mirror URL to try (repeatable)")
+    add_kit_commands(commands, add_common)
     return parser
 
 
@@ -92,24 +93,29 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder")
     run = GradingRun(assignment=assignment, out=args.out, workers=max(1, args.workers), isolation=args.isolation,
-                     force=args.force, data_dir=args.data_dir)
+                     force=args.force, data_dir=args.data_dir, html=not args.no_html)
     rows = grade_folder(run, args.submissions)
     print(f"graded {len(rows)} submissions of {assignment.assignment} into {args.out}")
     for row in sorted(rows, key=lambda row: row["id"]):
         print(f"  {row['id']:<20} {row['total']:>7.2f} / {row['max']:.2f}")
     print(f"gradebook: {args.out / 'gradebook.csv'}")
+    if run.html:
+        print(f"class summary: {args.out / 'index.html'} (feedback.html in each submission's folder)")
     return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
     from grader.checking import check_submission
     from grader.gradescope import to_results_json
-    from grader.text import report_text
+    from grader.render import render_feedback
+    from grader.terminal import print_report
 
     if not args.submission.is_dir():
         raise UsageError(f"{args.submission} is not a folder")
     report = check_submission(args.assignment, args.submission, isolation=args.isolation, data_dir=args.data_dir)
-    print(report_text(report))
+    if args.html:
+        args.html.write_text(render_feedback(report, data_dir=args.data_dir), encoding="utf-8")
+    print_report(report, html=str(args.html) if args.html else None)
     if args.json:
         args.json.write_text(json.dumps(to_results_json(report), indent=1))
     return EXIT_OK if report.passed else EXIT_FAILED
@@ -138,4 +144,93 @@ def _data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data}
+def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The student-kit and CI commands: bundle, ci, init-ci, export."""
+    bundle = commands.add_parser("bundle", help="export a student kit: public cases and their expected outputs")
+    bundle.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
+    bundle.add_argument("--out", type=Path, required=True, help="kit folder to write (created or replaced)")
+
+    ci = commands.add_parser("ci", help="check a submission in CI: JUnit XML, job summary, exit code")
+    ci.add_argument("assignment", help="a student kit folder, a name in problems/, or a spec file")
+    ci.add_argument("submission", type=Path, nargs="?", default=Path("."), help="submission folder (default .)")
+    ci.add_argument("--junit", type=Path, default=None, help="write the JUnit XML report here")
+    ci.add_argument("--min-score", type=float, default=None,
+                    help="points needed to pass (default: every public check passes)")
+    add_common(ci)
+
+    init = commands.add_parser("init-ci", help="set up a submission repository's CI (GitHub Actions, GitLab)")
+    init.add_argument("kit", type=Path, help="student kit folder (grader bundle)")
+    init.add_argument("--out", type=Path, required=True, help="the submission repository")
+    init.add_argument("--kit-dir", default=".grader-kit", help="where the kit goes in the repository")
+    init.add_argument("--grader-spec", default="dl-grader",
+                      help="pip requirement installing the grader (default dl-grader; e.g. git+https://...)")
+    init.add_argument("--min-score", type=float, default=None, help="passed on to grader ci")
+    init.add_argument("--force", action="store_true", help="replace existing workflow files")
+
+    export = commands.add_parser("export", help="export grades for an LMS gradebook (Canvas, Moodle)")
+    export.add_argument("results", type=Path, help="output folder of grader grade (or its gradebook.csv)")
+    export.add_argument("--format", choices=["canvas", "moodle"], required=True)
+    export.add_argument("--out", type=Path, default=None, help="CSV file to write (default RESULTS/<format>.csv)")
+    export.add_argument("--name", default=None, help="assignment / grade item name (default the assignment id)")
+    export.add_argument("--canvas-id", default=None, help="Canvas assignment id, for the column 'Name (id)'")
+    export.add_argument("--canvas-key", default="SIS Login ID", choices=["ID", "SIS User ID", "SIS Login ID"],
+                        help="Canvas column holding the submission id (default SIS Login ID)")
+    export.add_argument("--moodle-identifier", default="Username",
+                        help="header of Moodle's user identifier column (default Username)")
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from grader.bundle import build_kit
+
+    kit = build_kit(args.assignment, args.out)
+    print(f"kit of {kit.assignment} written to {kit.folder}: {len(kit.problems)} problems")
+    if kit.left_out:
+        print(f"  left out (no public case): {', '.join(kit.left_out)}")
+    return EXIT_OK
+
+
+def _ci(args: argparse.Namespace) -> int:
+    from grader.checking import check_submission
+    from grader.junit import write_junit
+    from grader.text import report_text
+    from grader.workflows import append_step_summary
+
+    if not args.submission.is_dir():
+        raise UsageError(f"{args.submission} is not a folder")
+    if args.min_score is not None and not args.min_score >= 0:
+        raise UsageError(f"--min-score must be a number of points >= 0, got {args.min_score}")
+    report = check_submission(args.assignment, args.submission, isolation=args.isolation, data_dir=args.data_dir)
+    passed = report.passed if args.min_score is None else report.score >= args.min_score - 1e-9
+    encoding = sys.stdout.encoding or "utf-8"
+    # Student output may hold what the terminal cannot show (lone surrogates): never crash on it.
+    print(report_text(report).encode(encoding, "replace").decode(encoding))
+    rule = "every public check" if args.min_score is None else f"at least {args.min_score:g} points"
+    print(f"\n{'PASSED' if passed else 'FAILED'}: {report.score:.2f} / {report.max_score:.2f} (needs {rule})")
+    if args.junit:
+        write_junit(report, args.junit)
+    append_step_summary(report, passed=passed, path=os.environ.get("GITHUB_STEP_SUMMARY"))
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def _init_ci(args: argparse.Namespace) -> int:
+    from grader.workflows import init_ci
+
+    written = init_ci(args.kit, args.out, kit_dir=args.kit_dir, grader_spec=args.grader_spec,
+                      min_score=args.min_score, force=args.force)
+    print(f"kit copied to {written.kit}")
+    for path in written.files:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from grader.gradebook import export_grades
+
+    path = export_grades(args.results, args.format, out=args.out, name=args.name, canvas_id=args.canvas_id,
+                         canvas_key=args.canvas_key, moodle_identifier=args.moodle_identifier)
+    print(f"{args.format} gradebook: {path}")
+    return EXIT_OK
+
+
+COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data,
+            "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export}
