@@ -121,7 +121,7 @@ def _write_submission(files: dict[str, bytes], workdir: Path, uid: int | None) -
     workdir.chmod(0o700)
 
 
-def _traversable_by_others(path: str) -> bool:
+def traversable_by_others(path: str) -> bool:
     """Whether a user with no rights of its own can reach ``path`` (every ancestor has o+x)."""
     current = "/"
     for part in Path(path).parts[1:]:
@@ -185,7 +185,7 @@ def _enter_namespaces(config: WorkerConfig) -> None:
     covers = [folder for folder in PRIVATE_FOLDERS if os.path.isdir(folder)]
     reopen = [
         path for path in python_paths()
-        if any(_is_under(path, folder) for folder in covers) or not _traversable_by_others(path)
+        if any(_is_under(path, folder) for folder in covers) or not traversable_by_others(path)
     ]
     handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in reopen}
     size = f"size={max(config.file_size_mb * 4, 16)}m,mode=1777"

@@ -80,20 +80,24 @@ class SandboxInfo:
     root: bool
     namespaces: bool
     isolation: Isolation
+    interpreter_readable: bool = True
 
     @property
     def full(self) -> bool:
         return self.isolation != "none" and self.namespaces
 
+    @property
+    def own_user(self) -> bool:
+        """Whether each worker runs as a dedicated unprivileged user."""
+        return self.root and (self.full or self.interpreter_readable)
+
     def describe(self) -> str:
-        if self.isolation == "none":
-            return ("Sandbox: network isolation is OFF and instructor files are not hidden (namespaces "
-                    "disabled by request); process isolation and resource limits only.")
-        if not self.namespaces:
-            return (
-                "Sandbox: network isolation is OFF and instructor files are not hidden: this machine "
-                "does not allow network/mount namespaces (process isolation and limits still apply)."
-            )
+        if not self.full:
+            why = "disabled by request" if self.isolation == "none" else "not allowed on this machine"
+            user = ("each worker runs as a dedicated unprivileged user" if self.own_user else
+                    "workers run as the grader's own user and can write where it can")
+            return (f"Sandbox: network isolation is OFF and instructor files are not hidden (namespaces {why}); "
+                    f"process isolation and resource limits apply; {user}.")
         user = "a dedicated unprivileged user per worker" if self.root else "the grader's own user"
         return f"Sandbox: no network, instructor files hidden, private /tmp, limits, running as {user}."
 
@@ -133,7 +137,8 @@ class Sandbox:
         caps = json.loads(ours.recv(65536) or b"{}")
         if not caps:
             raise GraderError("the sandbox's fork server failed to start")
-        self._info = SandboxInfo(root=caps["root"], namespaces=caps["namespaces"], isolation=self.isolation)
+        self._info = SandboxInfo(root=caps["root"], namespaces=caps["namespaces"], isolation=self.isolation,
+                                 interpreter_readable=caps["interpreter_readable"])
         if self.isolation == "full" and not caps["namespaces"]:
             raise GraderError("--isolation full was asked for, but this machine allows no namespaces")
 
@@ -232,9 +237,7 @@ class Sandbox:
         }
         try:
             reply = self._exchange(
-                # Without a mount namespace an unprivileged user may not be able to read the
-                # interpreter (under /root, say), so the drop goes with the namespaces.
-                {"op": "spawn", "config": config, "drop_privileges": info.full},
+                {"op": "spawn", "config": config},
                 [control_in_r, control_out_w, output_w, status_w],
             )
         finally:

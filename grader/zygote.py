@@ -35,19 +35,24 @@ class ForkServer:
         # A per-server offset keeps two grader runs on one machine from sharing worker users.
         self.uid_base = UID_BASE + (os.getpid() % 4096) * 256
         self.free_slots = list(range(256))
+        # Without a mount namespace, a worker user that cannot read the interpreter (installed
+        # under /root, say) could not import anything new; such workers keep the grader's user.
+        self.interpreter_readable = all(isolation.traversable_by_others(p) for p in isolation.python_paths())
 
     def capabilities(self) -> dict[str, Any]:
         return {
             "root": self.root,
             "namespaces": isolation.namespaces_available(),
             "torch": "torch" in sys.modules,
+            "interpreter_readable": self.interpreter_readable,
             "pid": os.getpid(),
         }
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
         control_in, control_out, output, status = fds
         uid = None
-        if request.get("drop_privileges") and self.root and self.free_slots:
+        drop = self.root and (request["config"]["namespaces"] or self.interpreter_readable)
+        if drop and self.free_slots:
             uid = self.uid_base + self.free_slots.pop(0)
         config = isolation.WorkerConfig(**{**request["config"], "uid": uid})
         pid = os.fork()
