@@ -89,7 +89,6 @@ class SandboxSession:
         self._worker: WorkerProcess | None = None
         self._worker_limits: tuple[Any, ...] | None = None
         self._import_failures: dict[str, CallOutcome] = {}
-        self._printed = 0
 
     def _ensure_worker(self, limits: Limits) -> WorkerProcess | Reply:
         key = tuple(getattr(limits, name) for name in _SPAWN_FIELDS)
@@ -98,7 +97,6 @@ class SandboxSession:
         if self._worker is None:
             self._worker = self.sandbox.spawn(self.submission, limits)
             self._worker_limits = key
-            self._printed = 0
             ready = self._worker.wait_ready(min(30.0, self._remaining()))
             if not ready.ok:
                 return ready
@@ -113,11 +111,7 @@ class SandboxSession:
         return max(0.0, self.deadline - time.monotonic())
 
     def _new_output(self) -> str:
-        if self._worker is None:
-            return ""
-        text = self._worker.output
-        fresh, self._printed = text[self._printed:], len(text)
-        return fresh
+        return self._worker.take_output() if self._worker is not None else ""
 
     def _import(self, worker: WorkerProcess, module: str, limits: Limits) -> CallOutcome | None:
         """Import a module once per worker; a failure is remembered for the whole submission."""

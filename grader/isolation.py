@@ -45,6 +45,8 @@ class WorkerConfig:
     workdir: str
     namespaces: bool
     uid: int | None
+    expose_only: bool = False
+    """No isolation asked for, but a mount namespace to let the worker user read the interpreter."""
     hide: list[str] = field(default_factory=list)
     memory_mb: int = 2048
     cpu_seconds: int = 300
@@ -165,48 +167,67 @@ PRIVATE_FOLDERS = ("/tmp", "/dev/shm", "/var/tmp")
 """Folders replaced by a private, size-capped tmpfs in every worker."""
 
 
-def _enter_namespaces(config: WorkerConfig) -> None:
-    """No network; private /tmp; the interpreter readable; the instructor's folders hidden.
+def _arrange_mounts(config: WorkerConfig) -> None:
+    """Give the worker its view of the file system, in a private mount namespace.
 
-    Covering a folder with a tmpfs would also hide an interpreter or virtual environment living in
-    it (a venv under /tmp, Python under /root, which is mode 700). Such folders are opened before
-    anything is covered and bind-mounted back, read-only, at the same path afterwards: mount(2)
-    follows /proc/self/fd/N to the original folder even when its path is covered.
+    With ``config.namespaces``: no network; private /tmp, /dev/shm, /var/tmp; the instructor's
+    folders hidden under empty read-only mounts. With ``config.expose_only`` (no isolation asked
+    for, but a worker user that could not read the interpreter): only the interpreter made readable.
+
+    Covering a folder would also hide an interpreter or virtual environment living in it (a venv
+    under /tmp or inside the hidden course folder, Python under /root, which is mode 700). Such
+    folders are opened before anything is covered and bind-mounted back, read-only, at the same
+    path afterwards: mount(2) follows /proc/self/fd/N to the original folder even when its path is
+    covered. Hidden folders that lie inside one of them are hidden again after.
     """
     root = os.geteuid() == 0
     real_uid, real_gid = os.getuid(), os.getgid()
-    unshare(CLONE_NEWNS | CLONE_NEWNET | (0 if root else CLONE_NEWUSER))
+    flags = CLONE_NEWNS | (CLONE_NEWNET if config.namespaces else 0)
+    unshare(flags | (0 if root else CLONE_NEWUSER))
     if not root:
         # Map ourselves to root inside the new user namespace so that we may mount.
         Path("/proc/self/setgroups").write_text("deny")
         Path("/proc/self/uid_map").write_text(f"0 {real_uid} 1")
         Path("/proc/self/gid_map").write_text(f"0 {real_gid} 1")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
-    covers = [folder for folder in PRIVATE_FOLDERS if os.path.isdir(folder)]
+    covers = [folder for folder in PRIVATE_FOLDERS if os.path.isdir(folder)] if config.namespaces else []
+    workdir_parent = str(Path(config.workdir).parent)
+    hides = [
+        path for path in (config.hide if config.namespaces else [])
+        if os.path.exists(path) and not _is_under(workdir_parent, path)
+        and not any(_is_under(path, folder) for folder in covers)
+    ]
     reopen = [
         path for path in python_paths()
-        if any(_is_under(path, folder) for folder in covers) or not traversable_by_others(path)
+        if any(_is_under(path, folder) for folder in covers + hides) or not traversable_by_others(path)
     ]
     handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in reopen}
     size = f"size={max(config.file_size_mb * 4, 16)}m,mode=1777"
     for folder in covers:
         mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    blocked = {_blocked_ancestor(path) for path in reopen if not any(_is_under(path, f) for f in covers)}
-    for ancestor in sorted(blocked):
+    hidden_dirs = []
+    for path in hides:
+        if any(_is_under(path, other) and path != other for other in hides):
+            continue  # inside another hidden folder already
+        if os.path.isdir(path):
+            # Writable until the interpreter's folders inside it have their mount points.
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+            hidden_dirs.append(path)
+        else:
+            mount("/dev/null", path, None, MS_BIND)
+    exposed = [path for path in reopen if not any(_is_under(path, f) for f in covers + hides)]
+    for ancestor in sorted({_blocked_ancestor(path) for path in exposed}):
         mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
     for path, handle in handles.items():
         os.makedirs(path, mode=0o755, exist_ok=True)
         mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
         mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
         os.close(handle)
-    workdir_parent = str(Path(config.workdir).parent)
-    for path in config.hide:
-        if not os.path.exists(path) or _is_under(workdir_parent, path):
-            continue
-        if os.path.isdir(path):
+    for path in hides:  # a hidden folder inside an interpreter folder (the grader in site-packages)
+        if os.path.isdir(path) and any(_is_under(path, p) and path != p for p in reopen):
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-        else:
-            mount("/dev/null", path, None, MS_BIND)
+    for path in hidden_dirs:
+        mount("none", path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _vm_size_bytes() -> int:
@@ -240,8 +261,8 @@ def enter(config: WorkerConfig) -> Path:
     """Apply every isolation step to the current (freshly forked) process; return its workdir."""
     files = read_submission(Path(config.submission_dir))
     workdir = Path(config.workdir)
-    if config.namespaces:
-        _enter_namespaces(config)
+    if config.namespaces or config.expose_only:
+        _arrange_mounts(config)
     _write_submission(files, workdir, config.uid)
     _set_limits(config)
     if config.uid is not None:

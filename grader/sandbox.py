@@ -80,21 +80,15 @@ class SandboxInfo:
     root: bool
     namespaces: bool
     isolation: Isolation
-    interpreter_readable: bool = True
 
     @property
     def full(self) -> bool:
         return self.isolation != "none" and self.namespaces
 
-    @property
-    def own_user(self) -> bool:
-        """Whether each worker runs as a dedicated unprivileged user."""
-        return self.root and (self.full or self.interpreter_readable)
-
     def describe(self) -> str:
         if not self.full:
             why = "disabled by request" if self.isolation == "none" else "not allowed on this machine"
-            user = ("each worker runs as a dedicated unprivileged user" if self.own_user else
+            user = ("each worker runs as a dedicated unprivileged user" if self.root else
                     "workers run as the grader's own user and can write where it can")
             return (f"Sandbox: network isolation is OFF and instructor files are not hidden (namespaces {why}); "
                     f"process isolation and resource limits apply; {user}.")
@@ -119,6 +113,8 @@ class Sandbox:
         self._sock: socket.socket | None = None
         self._info: SandboxInfo | None = None
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-"))
+        # Workers without a private /tmp work in here under users of their own: let them through.
+        self._scratch.chmod(0o711)
         self._counter = 0
 
     # --- fork server ------------------------------------------------------------------------
@@ -137,8 +133,7 @@ class Sandbox:
         caps = json.loads(ours.recv(65536) or b"{}")
         if not caps:
             raise GraderError("the sandbox's fork server failed to start")
-        self._info = SandboxInfo(root=caps["root"], namespaces=caps["namespaces"], isolation=self.isolation,
-                                 interpreter_readable=caps["interpreter_readable"])
+        self._info = SandboxInfo(root=caps["root"], namespaces=caps["namespaces"], isolation=self.isolation)
         if self.isolation == "full" and not caps["namespaces"]:
             raise GraderError("--isolation full was asked for, but this machine allows no namespaces")
 
@@ -243,6 +238,10 @@ class Sandbox:
         finally:
             for fd in (control_in_r, control_out_w, output_w, status_w):
                 os.close(fd)
+        if "error" in reply:
+            for fd in (control_in_w, control_out_r, output_r, status_r):
+                os.close(fd)
+            raise GraderError(f"the sandbox refused to start a worker: {reply['error']}")
         return WorkerProcess(
             self,
             pid=int(reply["pid"]),
@@ -287,6 +286,8 @@ class WorkerProcess:
         self._reader = wire.FrameReader(max_bytes=limits.return_mb * 1024 * 1024 + (8 << 20))
         self._output = bytearray()
         self.output_dropped = 0
+        self._taken = 0
+        self._dropped_taken = 0
         self.exit_detail = ""
         self.alive = True
         self._selector = selectors.DefaultSelector()
@@ -296,9 +297,21 @@ class WorkerProcess:
 
     @property
     def output(self) -> str:
-        text = self._output.decode("utf-8", errors="replace")
-        if self.output_dropped:
-            text += f"\n[output truncated: {self.output_dropped} more bytes were not kept]"
+        """Everything kept of what the worker printed, with a note if some was dropped."""
+        return self._output_text(0, 0)
+
+    def take_output(self) -> str:
+        """What the worker printed since the last call, with a note if some of it was dropped."""
+        text = self._output_text(self._taken, self._dropped_taken)
+        self._taken, self._dropped_taken = len(self._output), self.output_dropped
+        return text
+
+    def _output_text(self, start: int, dropped_before: int) -> str:
+        text = bytes(self._output[start:]).decode("utf-8", errors="replace")
+        dropped = self.output_dropped - dropped_before
+        if dropped:
+            text += (f"\n[output truncated: {dropped} more bytes were not kept; the limit is "
+                     f"{self.limits.output_kb} KiB per worker]")
         return text
 
     def wait_ready(self, timeout: float) -> Reply:

@@ -56,9 +56,13 @@ def problem_text(problem: ProblemResult) -> str:
     else:
         lines += [check_text(check) for check in problem.checks]
     if problem.output.strip():
-        shown = problem.output[:OUTPUT_SHOWN]
-        more = "\n[...]" if len(problem.output) > OUTPUT_SHOWN else ""
-        lines.append("  Your code printed:\n" + _indent(shown + more))
+        shown = problem.output
+        if len(shown) > OUTPUT_SHOWN:
+            # Keep the sandbox's truncation note, which comes last, visible.
+            note = shown.rsplit("\n", 1)[-1] if "[output truncated:" in shown[-300:] else ""
+            shown = shown[:OUTPUT_SHOWN] + f"\n[... {len(problem.output) - OUTPUT_SHOWN} more characters not shown here]"
+            shown += f"\n{note}" if note else ""
+        lines.append("  Your code printed:\n" + _indent(shown))
     return "\n".join(lines)
 
 

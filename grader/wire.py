@@ -6,8 +6,9 @@ pickled: the trusted side reads arrays with ``allow_pickle=False``, refuses obje
 dtypes, and caps sizes before reading data.
 
 This module is imported by the worker before any student code, so it depends on numpy and the
-standard library only; the functions the worker uses are bound at import time, so a student who
-monkeypatches ``numpy`` or ``json`` afterwards cannot change how results are encoded.
+standard library only. The worker encodes what the student's code returned, in the student's own
+process: a student can change how their own results are encoded, which is no more than returning
+other results. What protects the verdict is the other side: everything is validated on arrival.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ _write = os.write
 _read = os.read
 
 
+MAX_DEPTH = 16
+MAX_STRING = 10_000
+INT64 = (-(2**63), 2**63 - 1)
+
+
 class WireError(Exception):
     """A message is malformed, too large, or holds a value that may not cross."""
 
@@ -54,7 +60,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + _tobytes(array)
 
 
-def encode(value: Any, blobs: list[bytes], *, path: str = "") -> Any:
+def encode(value: Any, blobs: list[bytes], *, path: str = "", max_bytes: int | None = None) -> Any:
     """Turn a value tree into JSON-able nodes, appending array bytes to ``blobs``.
 
     Raises:
@@ -67,13 +73,15 @@ def encode(value: Any, blobs: list[bytes], *, path: str = "") -> Any:
     if isinstance(value, bool):
         return {"t": "bool", "v": value}
     if isinstance(value, int) and type(value) is int:
+        if not INT64[0] <= value <= INT64[1]:
+            raise WireError(f"returned an integer too large for int64{where}")
         return {"t": "int", "v": value}
     if isinstance(value, float) and type(value) is float:
         return {"t": "float", "v": value}
     if type(value) is str:
         return {"t": "str", "v": value}
     if isinstance(value, np.generic) and value.dtype.kind in ALLOWED_KINDS:
-        return encode(np.asarray(value), blobs, path=path)
+        return encode(np.asarray(value), blobs, path=path, max_bytes=max_bytes)
     if isinstance(value, _ndarray):
         if type(value) is not _ndarray:
             raise WireError(
@@ -81,24 +89,22 @@ def encode(value: Any, blobs: list[bytes], *, path: str = "") -> Any:
             )
         if value.dtype.kind not in ALLOWED_KINDS:
             raise WireError(f"returned an array of dtype {value.dtype}{where}; only numeric arrays are accepted")
+        if max_bytes is not None and sum(map(len, blobs)) + value.nbytes > max_bytes:
+            raise WireError(f"returned more than the limit of {max_bytes} bytes of arrays{where}")
         blobs.append(_npy_bytes(value))
         return {"t": "array", "i": len(blobs) - 1}
     if type(value) in (tuple, list):
         tag = "tuple" if type(value) is tuple else "list"
-        return {"t": tag, "items": [encode(item, blobs, path=f"{path}.{i}".lstrip(".")) for i, item in enumerate(value)]}
+        return {"t": tag, "items": [encode(item, blobs, path=f"{path}.{i}".lstrip("."), max_bytes=max_bytes)
+                                    for i, item in enumerate(value)]}
     if type(value) is dict:
         items = []
         for key, item in value.items():
             if type(key) is not str:
                 raise WireError(f"returned a dict with a non-string key {key!r}{where}")
-            items.append([key, encode(item, blobs, path=f"{path}.{key}".lstrip("."))])
+            items.append([key, encode(item, blobs, path=f"{path}.{key}".lstrip("."), max_bytes=max_bytes)])
         return {"t": "dict", "items": items}
     raise WireError(f"returned a value of type {type(value).__module__}.{type(value).__qualname__}{where}")
-
-
-MAX_DEPTH = 16
-MAX_STRING = 10_000
-INT64 = (-(2**63), 2**63 - 1)
 
 
 def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
@@ -184,7 +190,12 @@ def pack(header: dict[str, Any], blobs: list[bytes]) -> bytes:
 
 def send(fd: int, header: dict[str, Any], blobs: list[bytes] = []) -> None:  # noqa: B006 - never mutated
     """Write one whole message to a file descriptor (blocking)."""
-    view = memoryview(pack(header, blobs))
+    send_packed(fd, pack(header, blobs))
+
+
+def send_packed(fd: int, message: bytes) -> None:
+    """Write an already framed message (see ``pack``) to a file descriptor (blocking)."""
+    view = memoryview(message)
     while view:
         written = _write(fd, view)
         view = view[written:]

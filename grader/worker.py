@@ -117,7 +117,8 @@ class Worker:
         except BaseException as error:  # noqa: BLE001 - SystemExit at import is a student error too
             reply = {
                 "status": "import_error",
-                "message": _trim(_last_line(error)),
+                "message": _trim(f"called sys.exit({error.code!r}) while importing"
+                                 if isinstance(error, SystemExit) else _last_line(error)),
                 "traceback": self.student_traceback(error),
                 "seconds": _perf_counter() - start,
             }
@@ -165,18 +166,14 @@ class Worker:
         ][:10]
         out_blobs: list[bytes] = []
         try:
-            node = wire.encode(to_plain(value), out_blobs)
+            # The size is checked before anything is serialised, so a huge array costs no copy.
+            node = wire.encode(to_plain(value), out_blobs, max_bytes=self.max_return_bytes)
         except wire.WireError as error:
             return {"status": "bad_return", "message": str(error), "seconds": seconds}, []
         except RecursionError:
             return {"status": "bad_return", "message": "returned a value nested too deeply", "seconds": seconds}, []
-        size = sum(len(blob) for blob in out_blobs)
-        if size > self.max_return_bytes:
-            return {
-                "status": "bad_return",
-                "message": f"returned {size} bytes of arrays, more than the limit of {self.max_return_bytes}",
-                "seconds": seconds,
-            }, []
+        except MemoryError:
+            return {"status": "bad_return", "message": "returned a value too large to send", "seconds": seconds}, []
         return {
             "status": "ok",
             "value": node,
@@ -276,6 +273,9 @@ def serve(control_in: int, control_out: int, submission_dir: Path, *, max_return
             return
         try:
             reply, reply_blobs = worker.handle(header, blobs)
-        except wire.WireError as error:
-            reply, reply_blobs = {"status": "bad_return", "message": str(error)}, []
-        wire.send(control_out, reply, reply_blobs)
+            message = wire.pack(reply, reply_blobs)
+        except Exception as error:  # noqa: BLE001 - whatever the student's value did, answer
+            reply = {"status": "bad_return", "message": _trim(f"the returned value could not be sent: "
+                                                             f"{type(error).__name__}: {error}", 500)}
+            message = wire.pack(reply, [])
+        wire.send_packed(control_out, message)

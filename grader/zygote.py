@@ -35,26 +35,40 @@ class ForkServer:
         # A per-server offset keeps two grader runs on one machine from sharing worker users.
         self.uid_base = UID_BASE + (os.getpid() % 4096) * 256
         self.free_slots = list(range(256))
-        # Without a mount namespace, a worker user that cannot read the interpreter (installed
-        # under /root, say) could not import anything new; such workers keep the grader's user.
+        self.namespaces = isolation.namespaces_available()
+        # A worker user must be able to read the interpreter (not so when Python lives under
+        # /root); without isolation namespaces, a mount namespace of its own can arrange that.
         self.interpreter_readable = all(isolation.traversable_by_others(p) for p in isolation.python_paths())
+        self.fds_to_close: list[int] = []
 
     def capabilities(self) -> dict[str, Any]:
         return {
             "root": self.root,
-            "namespaces": isolation.namespaces_available(),
+            "namespaces": self.namespaces,
             "torch": "torch" in sys.modules,
-            "interpreter_readable": self.interpreter_readable,
             "pid": os.getpid(),
         }
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
         control_in, control_out, output, status = fds
+        settings = dict(request["config"])
         uid = None
-        drop = self.root and (request["config"]["namespaces"] or self.interpreter_readable)
-        if drop and self.free_slots:
+        if self.root:
+            # Student code never runs as root.
+            if not self.free_slots:
+                refusal = "no free worker user"
+            elif not (settings["namespaces"] or self.interpreter_readable or self.namespaces):
+                refusal = ("no worker user can read the Python installation and this machine allows no "
+                           "mount namespace to arrange it; install Python where other users can read it")
+            else:
+                refusal = ""
+            if refusal:
+                for fd in fds:
+                    os.close(fd)
+                return {"error": refusal}
             uid = self.uid_base + self.free_slots.pop(0)
-        config = isolation.WorkerConfig(**{**request["config"], "uid": uid})
+            settings["expose_only"] = not settings["namespaces"] and not self.interpreter_readable
+        config = isolation.WorkerConfig(**{**settings, "uid": uid})
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; its behaviour is tested through the sandbox
             self._child(config, control_in, control_out, output, status)
@@ -72,11 +86,13 @@ class ForkServer:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.set_wakeup_fd(-1)
             self.sock.close()
-            os.close(status)
-            for fd in self.status_fds.values():
+            # Nothing of the fork server's stays open in the worker: its event loop, other
+            # workers' status pipes, this worker's own status pipe.
+            for fd in (status, *self.status_fds.values(), *self.fds_to_close):
                 os.close(fd)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
+            os.close(null)
             os.dup2(output, 1)
             os.dup2(output, 2)
             os.close(output)
@@ -148,6 +164,7 @@ class ForkServer:
         selector = selectors.DefaultSelector()
         selector.register(self.sock, selectors.EVENT_READ)
         selector.register(wake_read, selectors.EVENT_READ)
+        self.fds_to_close = [wake_read, wake_write, selector.fileno()]
         self.sock.send(json.dumps(self.capabilities()).encode())
         while True:
             for key, _ in selector.select():
