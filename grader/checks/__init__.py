@@ -143,6 +143,17 @@ def combine(ctx: Context, results: list[CaseResult], *, passed_message: str = ""
                        outcome=outcome, message=message, cases=tuple(results))
 
 
+def judge_cases(
+    ctx: Context, judge: Callable[[Case, CallOutcome], CaseResult], *, passed_message: str = ""
+) -> CheckResult:
+    """Judge each case's returned value with ``judge``; a call that returned nothing fails its case."""
+    results = []
+    for case in ctx.cases():
+        outcome = ctx.outcomes[ctx.base_key(case)]
+        results.append(judge(case, outcome) if outcome.ok else failed_call(ctx, case, outcome))
+    return combine(ctx, results, passed_message=passed_message)
+
+
 def plan_base_calls(ctx: Context, check: Any) -> list[Call]:
     """One call of the student's function per case: what most checks need."""
     return [ctx.base_call(case) for case in ctx.cases()]

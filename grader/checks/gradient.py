@@ -10,14 +10,16 @@ for a wrong sign, 1/3 for a missing factor 2, below 1e-7 for a correct float64 i
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import numpy as np
 
-from grader.checks import Context, case_result, combine, failed_call, inputs_text, plan_base_calls, register
+from grader.calls import CallOutcome
+from grader.checks import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
 from grader.compare import as_array, summarize
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
-from grader.spec import GradientCheck
+from grader.spec import Case, GradientCheck
 
 
 def _as_float_array(value: Any) -> np.ndarray:
@@ -109,12 +111,8 @@ def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck,
 @register("gradient", plan=plan_base_calls)
 def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
     """Each requested part of the student's output against the numerical derivative."""
-    results: list[CaseResult] = []
-    for case in ctx.cases():
-        outcome = ctx.outcomes[ctx.base_key(case)]
-        if not outcome.ok:
-            results.append(failed_call(ctx, case, outcome))
-            continue
+
+    def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
         comparisons = []
         for arg, path in check.wrt.items():
@@ -127,17 +125,17 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
                 continue
             comparison = compare_gradient(part, numerical[arg], check, path)
             if not comparison.equal:
-                comparison = Comparison(**{**comparison.__dict__, "message": f"{label}: {comparison.message}"})
+                comparison = dataclasses.replace(comparison, message=f"{label}: {comparison.message}")
             comparisons.append(comparison)
         wrong = [c for c in comparisons if not c.equal]
-        if wrong:
-            results.append(case_result(
-                ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
-                hidden_message="gradient wrong on a hidden case", inputs=inputs_text(case),
-                expected=summarize({arg: numerical[arg] for arg in check.wrt}), obtained=summarize(outcome.value),
-                comparisons=tuple(comparisons),
-            ))
-        else:
+        if not wrong:
             worst = max((c.max_rel_error or 0.0) for c in comparisons)
-            results.append(case_result(ctx, case, Outcome.PASSED, f"rel_error {worst:.2g}", comparisons=tuple(comparisons)))
-    return combine(ctx, results)
+            return case_result(ctx, case, Outcome.PASSED, f"rel_error {worst:.2g}", comparisons=tuple(comparisons))
+        return case_result(
+            ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
+            hidden_message="gradient wrong on a hidden case", inputs=inputs_text(case),
+            expected=summarize({arg: numerical[arg] for arg in check.wrt}), obtained=summarize(outcome.value),
+            comparisons=tuple(comparisons),
+        )
+
+    return judge_cases(ctx, judge)

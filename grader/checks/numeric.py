@@ -6,40 +6,34 @@ from typing import Any
 
 import numpy as np
 
-from grader.calls import Call
+from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args
-from grader.checks import Context, case_result, combine, failed_call, inputs_text, plan_base_calls, register
+from grader.checks import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
 from grader.compare import as_array, compare, summarize
 from grader.results import CaseResult, CheckResult, Outcome
-from grader.spec import PropertyCheck, StabilityCheck, ValueCheck
+from grader.spec import Case, PropertyCheck, StabilityCheck, ValueCheck
 
 
 @register("value", plan=plan_base_calls)
 def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
     """The student's output equals the reference's on every case, within tolerance."""
-    results: list[CaseResult] = []
-    for case in ctx.cases():
-        outcome = ctx.outcomes[ctx.base_key(case)]
-        if not outcome.ok:
-            results.append(failed_call(ctx, case, outcome))
-            continue
+
+    def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         expected = ctx.expectations.expected(ctx.problem, case)
         comparisons = compare(outcome.value, expected, rtol=check.rtol, atol=check.atol, nan=check.nan,
                               detail=case.visibility == "public")
         wrong = [c for c in comparisons if not c.equal]
         if not wrong:
-            results.append(case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons)))
-            continue
-        parts = "; ".join(
-            (f"{ctx.part_name(c.path)}: " if c.path else "") + c.message for c in wrong[:3]
-        )
+            return case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons))
+        parts = "; ".join((f"{ctx.part_name(c.path)}: " if c.path else "") + c.message for c in wrong[:3])
         hidden = "wrong shape on a hidden case" if any(c.reason in ("shape", "type") for c in wrong) else ""
-        results.append(case_result(
+        return case_result(
             ctx, case, Outcome.FAILED, parts, hidden_message=hidden,
             inputs=inputs_text(case), expected=summarize(expected), obtained=summarize(outcome.value),
             comparisons=tuple(comparisons),
-        ))
-    return combine(ctx, results)
+        )
+
+    return judge_cases(ctx, judge)
 
 
 def _leaves(value: Any) -> list[np.ndarray]:
@@ -54,25 +48,21 @@ def _leaves(value: Any) -> list[np.ndarray]:
 @register("stability", plan=plan_base_calls)
 def check_stability(ctx: Context, check: StabilityCheck) -> CheckResult:
     """Finite output and no floating-point warnings on inputs the handout calls large."""
-    results: list[CaseResult] = []
-    for case in ctx.cases():
-        outcome = ctx.outcomes[ctx.base_key(case)]
-        if not outcome.ok:
-            results.append(failed_call(ctx, case, outcome))
-            continue
+
+    def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         bad = sum(int((~np.isfinite(leaf.astype(np.float64))).sum()) for leaf in _leaves(outcome.value))
         problems = []
         if bad:
             problems.append(f"{bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf) in the output")
         if outcome.warnings:
             problems.append("floating-point warning: " + "; ".join(dict.fromkeys(outcome.warnings)))
-        if problems:
-            results.append(case_result(ctx, case, Outcome.FAILED, "; ".join(problems),
-                                       hidden_message="not numerically stable on a hidden case",
-                                       inputs=inputs_text(case), obtained=summarize(outcome.value)))
-        else:
-            results.append(case_result(ctx, case, Outcome.PASSED, ""))
-    return combine(ctx, results, passed_message="finite and warning-free on every case")
+        if not problems:
+            return case_result(ctx, case, Outcome.PASSED, "")
+        return case_result(ctx, case, Outcome.FAILED, "; ".join(problems),
+                           hidden_message="not numerically stable on a hidden case",
+                           inputs=inputs_text(case), obtained=summarize(outcome.value))
+
+    return judge_cases(ctx, judge, passed_message="finite and warning-free on every case")
 
 
 def _shift_key(ctx: Context, case_key: str) -> str:
@@ -95,23 +85,19 @@ def _plan_property(ctx: Context, check: PropertyCheck) -> list[Call]:
 @register("property", plan=_plan_property)
 def check_property(ctx: Context, check: PropertyCheck) -> CheckResult:
     """An invariant that needs no reference: sums to one, symmetry, range, shift, no mutation."""
-    results: list[CaseResult] = []
-    for case in ctx.cases():
-        outcome = ctx.outcomes[ctx.base_key(case)]
-        if not outcome.ok:
-            results.append(failed_call(ctx, case, outcome))
-            continue
+
+    def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         problem = _property_violation(ctx, check, case, outcome.value, outcome.modified_args)
-        if problem:
-            results.append(case_result(ctx, case, Outcome.FAILED, problem,
-                                       hidden_message=f"property {check.property} violated on a hidden case",
-                                       inputs=inputs_text(case), obtained=summarize(outcome.value)))
-        else:
-            results.append(case_result(ctx, case, Outcome.PASSED, ""))
-    return combine(ctx, results, passed_message=f"{check.property.replace('_', ' ')} on every case")
+        if not problem:
+            return case_result(ctx, case, Outcome.PASSED, "")
+        return case_result(ctx, case, Outcome.FAILED, problem,
+                           hidden_message=f"property {check.property} violated on a hidden case",
+                           inputs=inputs_text(case), obtained=summarize(outcome.value))
+
+    return judge_cases(ctx, judge, passed_message=f"{check.property.replace('_', ' ')} on every case")
 
 
-def _property_violation(ctx: Context, check: PropertyCheck, case: Any, value: Any, modified: tuple[int, ...]) -> str:
+def _property_violation(ctx: Context, check: PropertyCheck, case: Case, value: Any, modified: tuple[int, ...]) -> str:
     if check.property == "does_not_modify_inputs":
         names = list(case.args)
         changed = [names[i] for i in modified if 0 <= i < len(names)]
