@@ -151,3 +151,21 @@ def test_retraining_reports_both_accuracies(tmp_path: Path) -> None:
     assert check.data["accuracy"] < 0.3  # cy's submitted weights are untrained
     assert check.data["retrained_accuracy"] > 0.6  # but its train() does learn
     assert "retrained with train()" in check.message
+
+
+def test_data_fetch_without_network_says_so_clearly(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a port on loopback that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "data", "fetch", "mnist", "--data-dir", str(tmp_path),
+         "--mirror", f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "could not download" in result.stderr and "no network or host unreachable" in result.stderr
+    assert not list(tmp_path.iterdir())
