@@ -365,7 +365,8 @@ class Assignment(_Model):
             for m_index, mistake_id in enumerate(ids):
                 if mistake_id in ids[:m_index]:
                     raise _FieldError(f"{where}.mistakes.{m_index}.id", f"duplicate mistake {mistake_id!r}")
-            if problem.mistakes and self.mistakes_module is None:
+            # A kit (reference: null) carries its mistakes' outputs as data instead of a module.
+            if problem.mistakes and self.mistakes_module is None and self.reference is not None:
                 raise _FieldError(f"{where}.mistakes", "mistakes are declared but the spec has no mistakes_module")
         return self
 
