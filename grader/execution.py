@@ -50,13 +50,14 @@ def outcome_from_message(call: Call, header: dict[str, Any], arrays: list[Any], 
         if status == "ok":
             value = wire.decode(header.get("value"), arrays)
             modified = tuple(int(i) for i in header.get("modified_args", []))
-            warnings = tuple(str(w)[:300] for w in header.get("warnings", []))[:10]
+            warnings = tuple(wire.clean_text(str(w)[:300]) for w in header.get("warnings", []))[:10]
             extra = {"parameters": int(header["parameters"])} if "parameters" in header else {}
             return CallOutcome(key=call.key, status="ok", value=value, modified_args=modified,
                                warnings=warnings, seconds=float(header.get("seconds", seconds)), extra=extra)
         if status in ("error", "not_defined", "missing_module", "import_error", "bad_return", "bad_weights"):
-            return CallOutcome(key=call.key, status=status, message=str(header.get("message", ""))[:2000],
-                               traceback=str(header.get("traceback", ""))[:5000],
+            return CallOutcome(key=call.key, status=status,
+                               message=wire.clean_text(str(header.get("message", ""))[:2000]),
+                               traceback=wire.clean_text(str(header.get("traceback", ""))[:5000]),
                                seconds=float(header.get("seconds", seconds)))
     except (wire.WireError, TypeError, ValueError, RecursionError) as error:
         return CallOutcome(key=call.key, status="protocol", message=f"malformed reply from the worker: {error}")

@@ -107,6 +107,11 @@ def encode(value: Any, blobs: list[bytes], *, path: str = "", max_bytes: int | N
     raise WireError(f"returned a value of type {type(value).__module__}.{type(value).__qualname__}{where}")
 
 
+def clean_text(text: str) -> str:
+    """A string from a worker made safe to print and write: lone surrogates become '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
     """Rebuild a value tree from untrusted nodes and already-validated arrays.
 
@@ -132,6 +137,8 @@ def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
             raise WireError("returned a number too large for float64")
         if tag == "str" and len(value) > MAX_STRING:
             raise WireError(f"returned a string of {len(value)} characters, more than {MAX_STRING}")
+        if tag == "str":
+            return clean_text(value)
         return float(value) if tag == "float" else value
     if tag == "array":
         index = node.get("i")

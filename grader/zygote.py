@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Importing the worker preloads numpy and torch, so that every worker starts warm.
-from grader import isolation, worker
+# Preloaded once, so that every worker starts warm: numpy (worker), torch (modelrun).
+from grader import isolation, modelrun, worker  # noqa: F401 - modelrun is used by workers
 
 UID_BASE = 200_000
 """Workers run as UID_BASE + a slot number: users that own nothing on the machine."""

@@ -133,3 +133,9 @@ def test_deep_nesting_is_refused() -> None:
         node = {"t": "list", "items": [node]}
     with pytest.raises(wire.WireError, match="nested"):
         wire.decode(node, [])
+
+
+def test_lone_surrogates_from_a_worker_become_printable() -> None:
+    text = wire.decode({"t": "str", "v": "bad \ud800 text"}, [])
+    assert text == "bad ? text"
+    text.encode("utf-8")  # no UnicodeEncodeError
