@@ -29,6 +29,7 @@ def draw(spec: RandomValue) -> np.ndarray:
     """A seeded random array of the declared distribution and shape."""
     rng = np.random.default_rng(spec.seed)
     shape = tuple(spec.shape)
+    array: np.ndarray
     if spec.random == "normal":
         array = rng.normal(spec.loc, spec.scale, size=shape)
     elif spec.random == "uniform":

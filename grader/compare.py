@@ -120,8 +120,8 @@ def compare_arrays(
     """Shape first, then values under the tolerance rule, then where they differ."""
     if obtained.shape != expected.shape:
         wanted = "a scalar" if expected.ndim == 0 else f"shape {expected.shape}"
-        got = "a scalar" if obtained.ndim == 0 else f"shape {obtained.shape}"
-        return Comparison(path=path, equal=False, reason="shape", message=f"expected {wanted}, got {got}",
+        returned = "a scalar" if obtained.ndim == 0 else f"shape {obtained.shape}"
+        return Comparison(path=path, equal=False, reason="shape", message=f"expected {wanted}, got {returned}",
                           total=int(expected.size))
     exact = expected.dtype.kind in "biu" and obtained.dtype.kind in "biu"
     r, a = (0.0, 0.0) if exact else tolerances(obtained, rtol, atol)

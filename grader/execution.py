@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from grader import wire
-from grader.calls import LIMIT_STATUSES, Call, CallOutcome
+from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus
 from grader.sandbox import Reply, Sandbox, WorkerProcess
 from grader.spec import Limits
 from grader.worker import Worker
@@ -71,7 +71,7 @@ def outcome_from_failure(call: Call, reply: Reply, what: str) -> CallOutcome:
         message = f"{what} crashed: {reply.detail}"
     else:
         message = f"{what} sent a malformed reply: {reply.detail}"
-    status = "timeout" if reply.kind == "timeout" else "died" if reply.kind == "died" else "protocol"
+    status: CallStatus = "timeout" if reply.kind == "timeout" else "died" if reply.kind == "died" else "protocol"
     return CallOutcome(key=call.key, status=status, message=message, seconds=reply.seconds)
 
 

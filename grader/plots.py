@@ -63,7 +63,9 @@ def score_histogram(percentages: Sequence[float]) -> str:
     axes.set_xticks(edges)
     axes.set_xlabel("total score (% of the maximum)", color=INK)
     axes.set_ylabel("submissions", color=INK)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.margins(y=0.15)
     axes.grid(axis="y", color=GRID, linewidth=0.6)
     axes.set_axisbelow(True)

@@ -81,11 +81,11 @@ def _heatmap(comparison: Comparison) -> dict[str, Any] | None:
             cells.append({"background": background, "foreground": foreground,
                           "label": "NaN or inf" if value < 0 else number(value), "finite": value >= 0})
         rows.append(cells)
-    cells = len(comparison.heatmap) * len(comparison.heatmap[0])
+    shown = len(comparison.heatmap) * len(comparison.heatmap[0])
     return {
         "rows": rows,
         "largest": number(largest),
-        "pooled": comparison.total > cells,
+        "pooled": comparison.total > shown,
         "non_finite": any(value < 0 for row in comparison.heatmap for value in row),
         "low": plots.heat_colours(0.0, 1.0)[0],
         "high": plots.heat_colours(1.0, 1.0)[0],

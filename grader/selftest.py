@@ -14,6 +14,7 @@ from pathlib import Path
 
 from grader.execution import InProcessSession
 from grader.expectations import ReferenceExpectations
+from grader.results import ProblemResult
 from grader.runner import grade_problem
 from grader.spec import AccuracyCheck, Assignment, Problem
 
@@ -88,7 +89,7 @@ def check_model_problem(assignment: Assignment, problem: Problem, expectations: 
         return [Finding(problem.id, "reference model exists", False, f"{path} is missing")]
     module = load_module(path)
 
-    def grade_with(candidate: types.ModuleType, root: Path) -> object:
+    def grade_with(candidate: types.ModuleType, root: Path) -> ProblemResult:
         return grade_problem(assignment, problem, InProcessSession({module_name: candidate}, root=root),
                              expectations, "grade")
 

@@ -112,6 +112,22 @@ def clean_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def _decode_scalar(tag: str, value: Any) -> Any:
+    if tag == "bool" and type(value) is bool:
+        return value
+    if tag in ("int", "float") and type(value) is int:
+        if not INT64[0] <= value <= INT64[1]:
+            raise WireError(f"returned a number too large for {'int64' if tag == 'int' else 'float64'}")
+        return value if tag == "int" else float(value)
+    if tag == "float" and type(value) is float:
+        return value
+    if tag == "str" and type(value) is str:
+        if len(value) > MAX_STRING:
+            raise WireError(f"returned a string of {len(value)} characters, more than {MAX_STRING}")
+        return clean_text(value)
+    raise WireError(f"value node of type {tag} holds {type(value).__name__}")
+
+
 def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
     """Rebuild a value tree from untrusted nodes and already-validated arrays.
 
@@ -127,19 +143,7 @@ def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
     if tag == "none":
         return None
     if tag in ("bool", "int", "float", "str"):
-        value = node.get("v")
-        expected = {"bool": bool, "int": int, "float": float, "str": str}[tag]
-        if type(value) is not expected and not (tag == "float" and type(value) is int):
-            raise WireError(f"value node of type {tag} holds {type(value).__name__}")
-        if tag == "int" and not INT64[0] <= value <= INT64[1]:
-            raise WireError("returned an integer too large for int64")
-        if tag == "float" and type(value) is int and not INT64[0] <= value <= INT64[1]:
-            raise WireError("returned a number too large for float64")
-        if tag == "str" and len(value) > MAX_STRING:
-            raise WireError(f"returned a string of {len(value)} characters, more than {MAX_STRING}")
-        if tag == "str":
-            return clean_text(value)
-        return float(value) if tag == "float" else value
+        return _decode_scalar(tag, node.get("v"))
     if tag == "array":
         index = node.get("i")
         if type(index) is not int or not 0 <= index < len(blobs):

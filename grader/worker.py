@@ -104,6 +104,7 @@ class Worker:
         if name in self.import_errors:
             return self.import_errors[name], []
         path = self.submission_dir / f"{name}.py"
+        reply: dict[str, Any]
         if not path.is_file():
             reply = {"status": "missing_module", "message": f"{name}.py is missing from the submission"}
             self.import_errors[name] = reply

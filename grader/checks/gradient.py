@@ -35,7 +35,7 @@ def numerical_gradient(function: Callable[..., Any], args: tuple[Any, ...], inde
     output_shape = _as_float_array(function(*[a.copy() if isinstance(a, np.ndarray) else a for a in base])).shape
     jacobian = np.zeros(output_shape + point.shape)
     for flat in range(point.size):
-        position = np.unravel_index(flat, point.shape)
+        position: tuple[int, ...] = tuple(int(i) for i in np.unravel_index(flat, point.shape))
         values = []
         for sign in (1.0, -1.0):
             moved = point.copy()
@@ -43,7 +43,7 @@ def numerical_gradient(function: Callable[..., Any], args: tuple[Any, ...], inde
             call_args = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
             call_args[index] = moved
             values.append(_as_float_array(function(*call_args)))
-        jacobian[(Ellipsis, *position)] = (values[0] - values[1]) / (2 * eps)
+        jacobian[(Ellipsis, *position)] = (values[0] - values[1]) / (2 * eps)  # type: ignore[index]
     return jacobian
 
 

@@ -75,6 +75,7 @@ def _plan_property(ctx: Context, check: PropertyCheck) -> list[Call]:
         for case in ctx.cases():
             names = list(case.args)
             args = list(copy_args(case_args(case)))
+            assert check.arg is not None  # the spec requires it for shift_invariant
             index = names.index(check.arg)
             args[index] = args[index] + check.shift
             calls.append(Call(key=_shift_key(ctx, ctx.base_key(case)), module=ctx.module,
