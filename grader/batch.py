@@ -3,8 +3,10 @@
 Each submission's results are written atomically as soon as it finishes, under a content hash of
 the submission, the spec, the reference and the grader version; a re-run skips submissions whose
 hash is unchanged, so a run killed half-way resumes where it stopped. Submissions are graded in
-parallel threads (the work happens in their sandboxed worker processes); the gradebook is built
-from the results files, so memory does not grow with the class.
+parallel threads (the work happens in their sandboxed worker processes), or as tasks on a Dask
+cluster (``grader.distributed``); either way the results come back here and are written, rendered
+and counted by the same code. The gradebook is built from the results files, so memory does not
+grow with the class.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from grader import __version__
-from grader.errors import UsageError
+from grader.errors import GraderError, UsageError
 from grader.execution import SandboxSession
 from grader.expectations import ReferenceExpectations
 from grader.gradescope import from_results_json, to_results_json
@@ -38,6 +40,8 @@ from grader.runner import grade_submission
 from grader.sandbox import Isolation, Sandbox
 from grader.spec import Assignment
 from grader.summary import RecordCollector, summarize
+
+Executor = Literal["local", "dask"]
 
 MAX_ZIP_BYTES = 64 * 1024 * 1024
 MAX_ZIP_FILES = 500
@@ -163,8 +167,16 @@ class Progress:
             self.done += 1
             self.cached += cached
             self.failures += any(p.status in ("import_error", "limit") for p in report.problems)
-            if not self.enabled:
-                return
+            self._show()
+
+    def missed(self) -> None:
+        """A submission that could not be graded (the machines' fault, not the student's)."""
+        with self._lock:
+            self.done += 1
+            self._show()
+
+    def _show(self) -> None:
+        if self.enabled:
             elapsed = time.monotonic() - self.start
             rate = self.done / elapsed if elapsed > 0 else 0.0
             left = (self.total - self.done) / rate if rate > 0 else 0.0
@@ -190,6 +202,37 @@ class GradingRun:
     progress: bool | None = None
     html: bool = True
     """Write each submission's feedback.html and the class summary index.html."""
+    executor: Executor = "local"
+    """``local``: threads on this machine; ``dask``: one Dask task per submission."""
+    scheduler: str | None = None
+    """Address of the Dask scheduler (``tcp://host:8786``); none starts a local Dask cluster."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A submission to grade, and the cache key its results will be written under."""
+
+    submission: Submission
+    key: str
+
+
+Record = Callable[[Pending, GradeReport], None]
+"""Called with each freshly graded submission's report, from whichever thread finished it."""
+
+
+class GradingIncomplete(GraderError):
+    """Some submissions could not be graded for a reason of the machines, not of the student.
+
+    A Dask worker kept dying under the task, or a machine's sandbox could not start. Their results
+    are not written, so a re-run of the same command grades exactly them; the gradebook written
+    meanwhile lacks them. ``failures`` maps each such submission id to the reason, ``rows`` are the
+    gradebook rows of the submissions that were graded.
+    """
+
+    def __init__(self, failures: dict[str, str], rows: list[dict[str, Any]]) -> None:
+        self.failures = failures
+        self.rows = rows
+        super().__init__(f"{len(failures)} submission(s) could not be graded: {', '.join(sorted(failures))}")
 
 
 def hidden_paths(assignment: Assignment, *extra: Path | None) -> list[Path]:
@@ -197,10 +240,46 @@ def hidden_paths(assignment: Assignment, *extra: Path | None) -> list[Path]:
     from grader import datasets
 
     paths = [assignment.source.parent, Path(__file__).resolve().parent, datasets.default_cache_dir()]
+    # The whole course repository the spec lives in: its .git holds every hidden file's history.
+    for folder in assignment.source.resolve().parents:
+        if (folder / ".git").exists():
+            paths.append(folder)
+            break
     for path in (assignment.reference_path, assignment.mistakes_path, *extra):
         if path is not None:
             paths.append(path.parent if path.is_file() else path)
     return sorted({path.resolve() for path in paths})
+
+
+def grade_in_sandbox(
+    assignment: Assignment, folder: Path, submission_id: str, *, expectations: Any, sandbox: Sandbox
+) -> GradeReport:
+    """Grade one unpacked submission in ``sandbox``: what a grading thread or a Dask task does."""
+    return grade_submission(
+        assignment, folder, expectations=expectations, submission_id=submission_id,
+        session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
+        notes=(sandbox.info.describe(),),
+    )
+
+
+def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], record: Record) -> dict[str, str]:
+    """Grade ``pending`` in ``run.workers`` threads sharing one sandbox.
+
+    Returns no failures: anything that goes wrong on this machine stops the run with its exception.
+    """
+    expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
+    hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
+    with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
+
+        def grade_one(item: Pending) -> None:
+            with unpacked(item.submission) as folder:
+                report = grade_in_sandbox(run.assignment, folder, item.submission.id,
+                                          expectations=expectations, sandbox=sandbox)
+            record(item, report)
+
+        with ThreadPoolExecutor(max_workers=max(1, run.workers)) as pool:
+            list(pool.map(grade_one, pending))
+    return {}
 
 
 def grade_folder(
@@ -209,46 +288,58 @@ def grade_folder(
     *,
     on_report: Callable[[Submission, GradeReport, bool], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Grade every submission in a folder into ``run.out``; return the gradebook rows."""
+    """Grade every submission in a folder into ``run.out``; return the gradebook rows.
+
+    Raises:
+        GradingIncomplete: after writing everything else, when some submissions could not be
+            graded for a reason of the machines (only with ``executor="dask"``).
+    """
     entries = discover(submissions)
-    expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
     base = assignment_hash(run.assignment, extra=str(run.data_dir or ""))
     progress = Progress(len(entries), enabled=run.progress)
-    hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
     records = RecordCollector() if run.html else None
-    with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
-        notes = (sandbox.info.describe(),)
+    rows: dict[str, dict[str, Any]] = {}
 
-        def grade_one(submission: Submission) -> dict[str, Any]:
-            key = submission_hash(submission, base)
-            results_path = run.out / submission.id / "results.json"
-            report = None if run.force else cached_report(results_path, key)
-            cached = report is not None
-            if report is None:
-                with unpacked(submission) as folder:
-                    report = grade_submission(
-                        run.assignment, folder, expectations=expectations, submission_id=submission.id,
-                        session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
-                        notes=notes,
-                    )
-                data = to_results_json(report)
-                data["extra_data"]["cache_key"] = key
-                write_atomically(results_path, json.dumps(data, indent=1))
-            if records is not None:
-                # Cached results too: the report is rendered from the GradeReport, not from a run.
-                write_atomically(run.out / submission.id / "feedback.html", render_feedback(report, data_dir=run.data_dir))
-                records.add(report)
-            if on_report is not None:
-                on_report(submission, report, cached)
-            progress.update(report, cached=cached)
-            return gradebook_row(report)
+    def finish(submission: Submission, report: GradeReport, cached: bool) -> None:
+        if records is not None:
+            # Cached results too: the report is rendered from the GradeReport, not from a run.
+            write_atomically(run.out / submission.id / "feedback.html", render_feedback(report, data_dir=run.data_dir))
+            records.add(report)
+        if on_report is not None:
+            on_report(submission, report, cached)
+        progress.update(report, cached=cached)
+        rows[submission.id] = gradebook_row(report)
 
-        with ThreadPoolExecutor(max_workers=max(1, run.workers)) as pool:
-            rows = list(pool.map(grade_one, entries))
-    write_gradebook(run.out / "gradebook.csv", run.assignment, rows)
+    def record(item: Pending, report: GradeReport) -> None:
+        data = to_results_json(report)
+        data["extra_data"]["cache_key"] = item.key
+        write_atomically(run.out / item.submission.id / "results.json", json.dumps(data, indent=1))
+        finish(item.submission, report, cached=False)
+
+    pending = []
+    for submission in entries:
+        key = submission_hash(submission, base)
+        report = None if run.force else cached_report(run.out / submission.id / "results.json", key)
+        if report is None:
+            pending.append(Pending(submission, key))
+        else:
+            finish(submission, report, cached=True)
+    failures: dict[str, str] = {}
+    if pending and run.executor == "dask":
+        from grader.distributed import grade_on_dask
+
+        failures = grade_on_dask(run, submissions, pending, record)
+    elif pending:
+        failures = grade_locally(run, submissions, pending, record)
+    for _ in failures:
+        progress.missed()
+    graded = [rows[submission.id] for submission in entries if submission.id in rows]
+    write_gradebook(run.out / "gradebook.csv", run.assignment, graded)
     if records is not None:
         write_atomically(run.out / "index.html", render_summary(summarize(run.assignment.assignment, records.records)))
-    return rows
+    if failures:
+        raise GradingIncomplete(failures, graded)
+    return graded
 
 
 def gradebook_row(report: GradeReport) -> dict[str, Any]:

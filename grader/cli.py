@@ -1,7 +1,8 @@
 """The ``grader`` command: parse arguments, call the grading functions, map errors to exit codes.
 
 No grading logic lives here. Exit codes: ``grade`` 0 whenever grading completed, whatever the
-students scored; ``check`` and ``ci`` 0 when the submission passes, 1 when not; ``lint`` 0 when
+students scored, 1 when some submissions could not be graded for a reason of the machines (a
+re-run grades them); ``check`` and ``ci`` 0 when the submission passes, 1 when not; ``lint`` 0 when
 the spec and its self-test pass, 1 when the self-test fails; 2 for a usage or spec error.
 """
 
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions graded in parallel")
     grade.add_argument("--force", action="store_true", help="regrade submissions whose results are up to date")
     grade.add_argument("--no-html", action="store_true", help="skip the HTML reports")
+    grade.add_argument("--executor", choices=["local", "dask"], default="local",
+                       help="local: threads on this machine; dask: one Dask task per submission (pip install 'dl-grader[dask]')")
+    grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="Dask scheduler to use, e.g. tcp://host:8786 (default: a local cluster of --workers processes)")
     add_common(grade)
 
     check = commands.add_parser("check", help="check one submission on the public cases (student)")
@@ -86,21 +91,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from grader.batch import GradingRun, grade_folder
+    from grader.batch import GradingIncomplete, GradingRun, grade_folder
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder")
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler needs --executor dask")
     run = GradingRun(assignment=assignment, out=args.out, workers=max(1, args.workers), isolation=args.isolation,
-                     force=args.force, data_dir=args.data_dir, html=not args.no_html)
-    rows = grade_folder(run, args.submissions)
+                     force=args.force, data_dir=args.data_dir, html=not args.no_html, executor=args.executor,
+                     scheduler=args.scheduler)
+    try:
+        rows, failures = grade_folder(run, args.submissions), {}
+    except GradingIncomplete as incomplete:
+        rows, failures = incomplete.rows, incomplete.failures
     print(f"graded {len(rows)} submissions of {assignment.assignment} into {args.out}")
     for row in sorted(rows, key=lambda row: row["id"]):
         print(f"  {row['id']:<20} {row['total']:>7.2f} / {row['max']:.2f}")
     print(f"gradebook: {args.out / 'gradebook.csv'}")
     if run.html:
         print(f"class summary: {args.out / 'index.html'} (feedback.html in each submission's folder)")
+    if failures:
+        print(f"NOT graded, for a reason of the machines ({len(failures)}; run the same command again to grade them):")
+        for sid, reason in sorted(failures.items()):
+            print(f"  {sid:<20} {reason}")
+        return EXIT_FAILED
     return EXIT_OK
 
 
