@@ -15,8 +15,11 @@ and prints submissions per second and the ratios. Separately it times the evalua
 10,000 MNIST test images with the example CNN inside the sandbox, and reports the grading
 process's peak memory.
 
-A "hanging" submission busy-waits for 3 s: the sandbox stops it after its 1 s call limit, while the
-in-process floor has no way to stop it and waits the 3 s out.
+A "hanging" submission busy-waits for 3 s in one function: the sandbox stops it after its 1 s call
+limit, while the in-process floor has no way to stop it and waits the 3 s out; both then skip the
+rest of that problem's calls (the floor follows the sandbox's policy, so that the two differ by
+isolation only). Every mode runs numpy, torch and BLAS with one thread per process, as the
+sandbox's workers do.
 """
 
 from __future__ import annotations
@@ -35,15 +38,21 @@ from pathlib import Path
 
 import yaml
 
+# One thread per process for numpy, torch and their BLAS, in every mode: what the sandbox's workers
+# use, so that the modes differ by isolation only, not by thread pools fighting over two cores.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.batch import GradingRun, discover, grade_folder  # noqa: E402
-from grader.execution import InProcessSession  # noqa: E402
+from grader.calls import Call, CallOutcome  # noqa: E402
+from grader.execution import InProcessSession, skip_rest  # noqa: E402
 from grader.expectations import ReferenceExpectations  # noqa: E402
 from grader.reference import load_module  # noqa: E402
 from grader.runner import grade_submission  # noqa: E402
-from grader.spec import Assignment, load_spec  # noqa: E402
+from grader.spec import Assignment, Limits, load_spec  # noqa: E402
 
 MIX = [("ada", 12), ("ben", 3), ("cy", 3), ("crash", 1), ("hang", 1)]
 """Out of every 20 submissions: 12 correct, 6 with typical mistakes, 1 crashing, 1 hanging."""
@@ -85,6 +94,22 @@ def generate(name: str, assignment: Assignment, n: int, folder: Path) -> Path:
     return target
 
 
+class FloorSession(InProcessSession):
+    """In-process calls under the sandbox's policy: after a call that overran its limit, the rest of
+    the problem is skipped. Without isolation the overrunning call itself cannot be stopped."""
+
+    def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
+        outcomes: dict[str, CallOutcome] = {}
+        for index, call in enumerate(calls):
+            start = time.perf_counter()
+            outcomes.update(super().run([call], limits)[0])
+            if time.perf_counter() - start > (call.timeout or limits.call_timeout):
+                outcomes[call.key] = CallOutcome(key=call.key, status="timeout", message="time limit exceeded")
+                skip_rest(calls, index + 1, "not run: an earlier call of this problem hit a limit", outcomes)
+                break
+        return outcomes, ""
+
+
 def grade_floor(assignment: Assignment, folder: Path) -> float:
     """All submissions in this process, no isolation: the cost of the checks themselves."""
     expectations = ReferenceExpectations(assignment)
@@ -98,7 +123,7 @@ def grade_floor(assignment: Assignment, folder: Path) -> float:
             module = types.ModuleType(assignment.module)
         grade_submission(
             assignment, submission.path, expectations=expectations,
-            session_factory=lambda path, deadline: InProcessSession({assignment.module: module}, root=path),
+            session_factory=lambda path, deadline: FloorSession({assignment.module: module}, root=path),
         )
     return time.perf_counter() - start
 
