@@ -302,8 +302,11 @@ def grade_folder(
 
     def finish(submission: Submission, report: GradeReport, cached: bool) -> None:
         if records is not None:
-            # Cached results too: the report is rendered from the GradeReport, not from a run.
-            write_atomically(run.out / submission.id / "feedback.html", render_feedback(report, data_dir=run.data_dir))
+            feedback = run.out / submission.id / "feedback.html"
+            # The cache key covers the grader's templates too: an unchanged submission's report is
+            # rendered again only if it is missing (a first run with --no-html, say).
+            if not (cached and feedback.is_file()):
+                write_atomically(feedback, render_feedback(report, data_dir=run.data_dir))
             records.add(report)
         if on_report is not None:
             on_report(submission, report, cached)
