@@ -13,10 +13,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from grader import __version__
 from grader.errors import GraderError, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from grader.results import GradeReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -120,15 +123,21 @@ def _grade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check_one(args: argparse.Namespace) -> "GradeReport":
+    """The public-case check of one submission folder, shared by ``check`` and ``ci``."""
     from grader.checking import check_submission
+
+    if not args.submission.is_dir():
+        raise UsageError(f"{args.submission} is not a folder")
+    return check_submission(args.assignment, args.submission, isolation=args.isolation, data_dir=args.data_dir)
+
+
+def _check(args: argparse.Namespace) -> int:
     from grader.gradescope import to_results_json
     from grader.render import render_feedback
     from grader.terminal import print_report
 
-    if not args.submission.is_dir():
-        raise UsageError(f"{args.submission} is not a folder")
-    report = check_submission(args.assignment, args.submission, isolation=args.isolation, data_dir=args.data_dir)
+    report = _check_one(args)
     if args.html:
         args.html.write_text(render_feedback(report, data_dir=args.data_dir), encoding="utf-8")
     print_report(report, html=str(args.html) if args.html else None)
@@ -206,19 +215,16 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _ci(args: argparse.Namespace) -> int:
-    from grader.checking import check_submission
     from grader.junit import write_junit
     from grader.text import report_text
     from grader.workflows import append_step_summary
 
-    if not args.submission.is_dir():
-        raise UsageError(f"{args.submission} is not a folder")
     if args.min_score is not None and not args.min_score >= 0:
         raise UsageError(f"--min-score must be a number of points >= 0, got {args.min_score}")
-    report = check_submission(args.assignment, args.submission, isolation=args.isolation, data_dir=args.data_dir)
+    report = _check_one(args)
     passed = report.passed if args.min_score is None else report.score >= args.min_score - 1e-9
     encoding = sys.stdout.encoding or "utf-8"
-    # Student output may hold what the terminal cannot show (lone surrogates): never crash on it.
+    # CI logs are often not UTF-8, and student output holds what they like: never crash on it.
     print(report_text(report).encode(encoding, "replace").decode(encoding))
     rule = "every public check" if args.min_score is None else f"at least {args.min_score:g} points"
     print(f"\n{'PASSED' if passed else 'FAILED'}: {report.score:.2f} / {report.max_score:.2f} (needs {rule})")
