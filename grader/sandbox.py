@@ -172,8 +172,8 @@ class Sandbox:
                     reply = b""
                 if reply:
                     return json.loads(reply)
-                # The fork server died (killed by a student where workers share its user, with
-                # --isolation none): start a new one, once, so the rest of the class is graded.
+                # The fork server died (a student can kill it where workers run as the grader's
+                # own user, i.e. a grader not running as root): start a new one, once.
                 self._stop_server()
                 if request["op"] != "spawn" or attempt == 2:
                     break
