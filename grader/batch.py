@@ -12,6 +12,7 @@ grow with the class.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -115,13 +116,20 @@ def _hash_tree(digest: Any, path: Path) -> None:
         digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes() + b"\0")
 
 
+@functools.cache
+def grader_digest() -> str:
+    """Content hash of the installed grader package: its version, code, templates and data."""
+    digest = hashlib.sha256(f"grader {__version__}\0".encode())
+    _hash_tree(digest, Path(__file__).resolve().parent)
+    return digest.hexdigest()
+
+
 def assignment_hash(assignment: Assignment, extra: str = "") -> str:
     """What every result of a run depends on besides the submission: spec, reference, grader."""
-    digest = hashlib.sha256(f"grader {__version__}\0{extra}\0".encode())
+    digest = hashlib.sha256(f"{grader_digest()}\0{extra}\0".encode())
     for path in (assignment.source, assignment.reference_path, assignment.mistakes_path):
         if path is not None:
             _hash_tree(digest, path)
-    _hash_tree(digest, Path(__file__).resolve().parent)
     return digest.hexdigest()
 
 

@@ -16,7 +16,6 @@ Dask is an optional extra: importing this module does not import it; ``grade_on_
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import os
 import shutil
@@ -36,8 +35,8 @@ from grader.batch import (
     GradingRun,
     Pending,
     Record,
-    _hash_tree,
     grade_in_sandbox,
+    grader_digest,
     hidden_paths,
     unpacked,
 )
@@ -97,14 +96,6 @@ class TaskSettings:
     """The client's folders a worker must not see, where they exist on the worker's machine too."""
     grader: str
     """The client's ``grader_digest()``: a worker with other grader code would grade differently."""
-
-
-@functools.cache
-def grader_digest() -> str:
-    """Content hash of the installed grader package (what ``assignment_hash`` includes)."""
-    digest = hashlib.sha256(f"grader {__version__}\0".encode())
-    _hash_tree(digest, Path(__file__).resolve().parent)
-    return digest.hexdigest()
 
 
 # --- worker side ------------------------------------------------------------------------------
