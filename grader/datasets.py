@@ -252,29 +252,23 @@ def _check_bytes(raw: bytes, path: Path, known: KnownFile) -> bytes:
     return raw
 
 
-def verify_file(path: Path) -> None:
-    """Raise :class:`DataError` unless ``path`` (gzip or plain) matches :data:`KNOWN_FILES`."""
+def verify_file(path: Path) -> bytes:
+    """The decompressed content of ``path`` (gzip or plain); :class:`DataError` unless it
+    matches :data:`KNOWN_FILES`."""
     path = Path(path)
     known = _known_for(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    _check_bytes(raw, path, known)
+    return _check_bytes(raw, path, known)
 
 
 @functools.lru_cache(maxsize=16)
 def _load_verified(resolved: str, mtime_ns: int, size: int) -> np.ndarray:
     """Verify and decode one file. Keyed on the file's resolved path, mtime and size, so a file
     replaced on disk is read again."""
-    path = Path(resolved)
-    known = _known_for(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    content = _check_bytes(raw, path, known)
-    return _decode_idx(content, str(path))
+    return _decode_idx(verify_file(Path(resolved)), resolved)
 
 
 def _load_file(path: Path) -> np.ndarray:
