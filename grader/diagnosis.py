@@ -15,7 +15,7 @@ from grader.checks import Context
 from grader.compare import compare
 from grader.expectations import MistakeRaised, Unavailable
 from grader.results import CheckResult, Diagnosis, Outcome
-from grader.spec import Case, ValueCheck
+from grader.spec import ValueCheck
 
 
 def _matches(outcome: CallOutcome, mistaken: Any, check: ValueCheck) -> bool:
@@ -41,13 +41,10 @@ def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapp
             if all(
                 _matches(outcomes[ctx.base_key(case)], expectations.mistake_output(problem, mistake, case), ctx.check)
                 for ctx, _ in value_runs
-                for case in _cases(ctx)
+                for case in ctx.cases()
             ):
                 found.append(Diagnosis(mistake=mistake.id, message=expectations.mistake_message(problem, mistake)))
         except Unavailable:
             continue
     return tuple(found)
 
-
-def _cases(ctx: Context) -> list[Case]:
-    return ctx.cases()

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args
+from grader.compare import summarize
 from grader.results import CaseResult, CheckResult, Outcome
 from grader.spec import Assignment, Case, Problem
 
@@ -117,8 +118,6 @@ def failed_call(ctx: Context, case: Case, outcome: CallOutcome) -> CaseResult:
 
 
 def inputs_text(case: Case) -> str:
-    from grader.compare import summarize
-
     return ", ".join(f"{name}={summarize(value, limit=200)}" for name, value in zip(case.args, case_args(case)))
 
 
