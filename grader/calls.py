@@ -1,16 +1,18 @@
 """What the grader asks a worker to do (``Call``) and what it got back (``CallOutcome``).
 
-Checks plan calls and judge outcomes; executors (``execution``) turn one into the other. A
-``CallOutcome`` is always a value, whatever happened: a returned value, an exception, a missing
-function, a timeout or a dead worker.
+Checks plan calls and judge outcomes; a ``Session`` (``execution``) turns one into the
+other. A ``CallOutcome`` is always a value, whatever happened: a returned value, an exception, a
+missing function, a timeout or a dead worker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
+
+from grader.spec import Limits
 
 CallStatus = Literal[
     "ok",            # the function returned; ``value`` holds it
@@ -63,3 +65,12 @@ class CallOutcome:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+class Session(Protocol):
+    """Runs calls for one submission."""
+
+    def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
+        """Outcomes by call key, and what the student's code printed meanwhile."""
+
+    def close(self) -> None: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import types
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from grader import wire
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus
@@ -21,15 +21,6 @@ from grader.spec import Limits
 from grader.worker import Worker
 
 _SPAWN_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "return_mb", "output_kb")
-
-
-class Session(Protocol):
-    """Runs calls for one submission."""
-
-    def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
-        """Outcomes by call key, and what the student's code printed meanwhile."""
-
-    def close(self) -> None: ...
 
 
 def encode_request(call: Call) -> tuple[dict[str, Any], list[bytes]]:

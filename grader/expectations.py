@@ -22,7 +22,7 @@ from grader.cases import case_args, copy_args
 from grader.checks.gradient import autograd_gradient, numerical_gradient
 from grader.errors import ReferenceImplementationError
 from grader.spec import Assignment, Case, GradientCheck, Mistake, Problem
-from grader.worker import to_plain
+from grader.values import to_plain
 
 
 class Unavailable(Exception):

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.calls import LIMIT_STATUSES, Call, CallOutcome
+from grader.calls import LIMIT_STATUSES, Call, CallOutcome, Session
 from grader.checks import REGISTRY, Context
 from grader.diagnosis import diagnose
 from grader.errors import GraderError
-from grader.execution import Session
 from grader.expectations import Unavailable
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 from grader.spec import Assignment, Problem

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader import wire
+from grader.values import to_plain
 
 
 MAX_TEXT = 4000
@@ -251,21 +252,6 @@ class Worker:
 def _last_line(error: BaseException) -> str:
     lines = traceback.format_exception_only(type(error), error)
     return lines[-1].strip() if lines else type(error).__name__
-
-
-def to_plain(value: Any) -> Any:
-    """Convert torch tensors and numpy scalars in a returned value to plain numpy data."""
-    # A tensor can only exist if torch was imported: the grader's own process need not import it.
-    torch = sys.modules.get("torch")
-    if torch is not None and _isinstance(value, torch.Tensor):
-        return torch.Tensor.numpy(torch.Tensor.cpu(torch.Tensor.detach(value))).copy()
-    if _isinstance(value, tuple) and type(value) is not tuple:  # named tuples
-        return tuple(to_plain(item) for item in value)
-    if type(value) in (tuple, list):
-        return type(value)(to_plain(item) for item in value)
-    if type(value) is dict:
-        return {key: to_plain(item) for key, item in value.items()}
-    return value
 
 
 def serve(control_in: int, control_out: int, submission_dir: Path, *, max_return_bytes: int) -> None:
