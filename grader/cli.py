@@ -147,11 +147,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from grader.execution import InProcessSession
     from grader.selftest import run_selftest
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)
-    findings = run_selftest(assignment, data_dir=args.data_dir)
+    findings = run_selftest(assignment, session_for=InProcessSession, data_dir=args.data_dir)
     for finding in findings:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]

@@ -3,7 +3,8 @@
 For every problem: the reference passes all of its own checks with full marks; at least two
 wrong variants (the declared mistakes) are declared; and each of them loses points and is
 diagnosed as itself. The reference and the mistakes are the instructor's trusted code, so they
-run in-process, through the same checks as any submission.
+run in-process (the caller passes ``session_for``, an in-process session), through the same checks
+as any submission.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from grader.execution import InProcessSession
+from grader.calls import Session
 from grader.expectations import ReferenceExpectations
 from grader.results import ProblemResult
 from grader.runner import grade_problem
 from grader.spec import AccuracyCheck, Assignment, Problem
 
 MIN_MISTAKES = 2
+
+SessionFor = Callable[[dict[str, types.ModuleType], Path | None], Session]
+"""Makes a session running the given modules (by module name) in-process, with a working folder."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,16 @@ def _module_with(reference: types.ModuleType, name: str, function: object) -> ty
     return module
 
 
-def check_problem(assignment: Assignment, problem: Problem, expectations: ReferenceExpectations) -> list[Finding]:
+def check_problem(
+    assignment: Assignment, problem: Problem, expectations: ReferenceExpectations, session_for: SessionFor
+) -> list[Finding]:
     if any(isinstance(check, AccuracyCheck) for check in problem.checks):
-        return check_model_problem(assignment, problem, expectations)
+        return check_model_problem(assignment, problem, expectations, session_for)
     module_name = assignment.module_of(problem)
     reference = expectations.reference_module
     assert reference is not None
     findings = []
-    result = grade_problem(assignment, problem, InProcessSession({module_name: reference}), expectations, "grade")
+    result = grade_problem(assignment, problem, session_for({module_name: reference}, None), expectations, "grade")
     findings.append(Finding(problem.id, "reference passes its own checks", result.passed,
                             "" if result.passed else result.failure))
     if len(problem.mistakes) < MIN_MISTAKES:
@@ -56,7 +63,7 @@ def check_problem(assignment: Assignment, problem: Problem, expectations: Refere
                                 f"only {len(problem.mistakes)} declared"))
     for mistake in problem.mistakes:
         wrong = expectations.mistake_function(problem, mistake)
-        session = InProcessSession({module_name: _module_with(reference, problem.function_name, wrong)})
+        session = session_for({module_name: _module_with(reference, problem.function_name, wrong)}, None)
         result = grade_problem(assignment, problem, session, expectations, "grade")
         rejected = result.score < problem.points - 1e-9
         diagnosed = any(d.mistake == mistake.id for d in result.diagnoses)
@@ -73,7 +80,9 @@ def check_problem(assignment: Assignment, problem: Problem, expectations: Refere
     return findings
 
 
-def check_model_problem(assignment: Assignment, problem: Problem, expectations: ReferenceExpectations) -> list[Finding]:
+def check_model_problem(
+    assignment: Assignment, problem: Problem, expectations: ReferenceExpectations, session_for: SessionFor
+) -> list[Finding]:
     """A model problem: the reference model (module and weights beside the reference) meets its
     target, and two wrong variants of it, untrained weights and shifted labels, do not."""
     import tempfile
@@ -90,7 +99,7 @@ def check_model_problem(assignment: Assignment, problem: Problem, expectations: 
     module = load_module(path)
 
     def grade_with(candidate: types.ModuleType, root: Path) -> ProblemResult:
-        return grade_problem(assignment, problem, InProcessSession({module_name: candidate}, root=root),
+        return grade_problem(assignment, problem, session_for({module_name: candidate}, root),
                              expectations, "grade")
 
     result = grade_with(module, reference_dir)
@@ -118,9 +127,10 @@ def check_model_problem(assignment: Assignment, problem: Problem, expectations: 
     return findings
 
 
-def run_selftest(assignment: Assignment, *, data_dir: Path | None = None) -> list[Finding]:
+def run_selftest(assignment: Assignment, *, session_for: SessionFor, data_dir: Path | None = None) -> list[Finding]:
+    """Self-test every problem, running the reference and its mistakes in ``session_for`` sessions."""
     expectations = ReferenceExpectations(assignment, data_dir=data_dir)
     findings: list[Finding] = []
     for problem in assignment.problems:
-        findings += check_problem(assignment, problem, expectations)
+        findings += check_problem(assignment, problem, expectations, session_for)
     return findings
