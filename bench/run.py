@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.batch import GradingRun, discover, grade_folder  # noqa: E402
 from grader.calls import Call, CallOutcome  # noqa: E402
-from grader.execution import InProcessSession, skip_rest  # noqa: E402
+from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.expectations import ReferenceExpectations  # noqa: E402
 from grader.reference import load_module  # noqa: E402
 from grader.runner import grade_submission  # noqa: E402
@@ -132,7 +132,7 @@ FRESH = """
 import sys, time, types
 import numpy, torch
 sys.path.insert(0, {root!r})
-from grader.execution import InProcessSession
+from grader.sandbox.session import InProcessSession
 from grader.expectations import ReferenceExpectations
 from grader.runner import grade_submission
 from grader.spec import load_spec

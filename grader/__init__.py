@@ -2,7 +2,7 @@
 sandboxed student code, numeric, gradient and accuracy checks, and feedback that teaches.
 
 The public surface is listed in ``__all__``; it is imported lazily, so that the sandbox's fork
-server, which imports ``grader.worker``, does not load the grading machinery.
+server, which imports ``grader.sandbox.worker``, does not load the grading machinery.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ _LOCATIONS = {
     "GradeReport": "grader.results",
     "GraderError": "grader.errors",
     "SpecError": "grader.errors",
-    "Sandbox": "grader.sandbox",
+    "Sandbox": "grader.sandbox.server",
     "grade_submission": "grader.runner",
 }
 

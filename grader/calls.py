@@ -1,6 +1,6 @@
 """What the grader asks a worker to do (``Call``) and what it got back (``CallOutcome``).
 
-Checks plan calls and judge outcomes; a ``Session`` (``execution``) turns one into the
+Checks plan calls and judge outcomes; a ``Session`` (``sandbox.session``) turns one into the
 other. A ``CallOutcome`` is always a value, whatever happened: a returned value, an exception, a
 missing function, a timeout or a dead worker.
 """

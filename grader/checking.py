@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch import hidden_paths
-from grader.execution import SandboxSession
+from grader.sandbox.session import SandboxSession
 from grader.expectations import KitExpectations, ReferenceExpectations
 from grader.results import GradeReport
 from grader.runner import grade_submission
-from grader.sandbox import Isolation, Sandbox
+from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
 
 KIT_SPEC = "spec.yaml"

@@ -42,8 +42,8 @@ from grader.batch import (
 )
 from grader.errors import DataError, GraderError, ReferenceImplementationError, SpecError, UsageError
 from grader.gradescope import from_results_json, to_results_json
-from grader.isolation import read_submission
-from grader.sandbox import Isolation, Sandbox
+from grader.sandbox.isolation import read_submission
+from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
 
 RETRIES = 2

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from grader.execution import InProcessSession
+from grader.sandbox.session import InProcessSession
 from grader.expectations import ReferenceExpectations
 from grader.results import Outcome, ProblemResult
 from grader.runner import grade_problem

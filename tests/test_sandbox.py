@@ -48,7 +48,7 @@ REFERENCE = SPEC.parent / "reference_sandbox.py"
 
 SECRET_NAME, SECRET_VALUE = "GRADER_TEST_SECRET", "hunter2-xyz"
 WORKER_UIDS = range(200_000, 200_000 + 4096 * 256)
-"""Every uid grader.zygote may give a worker (UID_BASE + pid offset * 256 + slot)."""
+"""Every uid grader.sandbox.zygote may give a worker (UID_BASE + pid offset * 256 + slot)."""
 UID_BLOCK = 256
 """Workers of one fork server get uids from one block of this size."""
 RUN_TIMEOUT = 240
@@ -374,7 +374,7 @@ def stray_attack_processes(pids: list[int]) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if alive(pid) and b"grader.zygote" in cmdline:
+        if alive(pid) and b"grader.sandbox.zygote" in cmdline:
             found.append(pid)
     return found
 

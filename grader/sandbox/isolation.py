@@ -152,7 +152,7 @@ def _is_under(path: str, folder: str) -> bool:
 
 def python_paths() -> list[str]:
     """Folders the worker's interpreter reads: its installation and import roots (not the grader's)."""
-    grader_root = os.path.realpath(Path(__file__).resolve().parent.parent)
+    grader_root = os.path.realpath(Path(__file__).resolve().parents[2])
     candidates = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     candidates |= {os.path.realpath(entry) for entry in sys.path if entry and os.path.isdir(entry)}
     candidates -= {"/", grader_root}

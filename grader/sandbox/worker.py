@@ -68,14 +68,14 @@ class Worker:
 
     def prepare_interpreter(self) -> None:
         """Make the submission folder the import root and hide the grader's own modules."""
-        grader_root = str(Path(__file__).resolve().parent.parent)
+        grader_root = str(Path(__file__).resolve().parents[2])
         # The fork server's working folder ("/") and the grader's own root are not import roots
         # for student code.
         sys.path[:] = [str(self.submission_dir)] + [
             entry for entry in sys.path if entry not in ("", "/") and os.path.abspath(entry) != grader_root
         ]
         # Kept by reference: once hidden from sys.modules it cannot be imported again.
-        self.modelrun = sys.modules.get("grader.modelrun")
+        self.modelrun = sys.modules.get("grader.sandbox.modelrun")
         for name in list(sys.modules):
             if name.split(".")[0] in BLOCKED_PACKAGES:
                 # Keep our own modules alive through references, but out of the student's reach.
@@ -219,7 +219,7 @@ class Worker:
 
     def _modelrun(self) -> types.ModuleType:
         if self.modelrun is None:  # in the grader's own process (the spec self-test)
-            self.modelrun = importlib.import_module("grader.modelrun")
+            self.modelrun = importlib.import_module("grader.sandbox.modelrun")
         return self.modelrun
 
     # --- errors -----------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def worker_environment() -> dict[str, str]:
         OPENBLAS_NUM_THREADS="1",
         MALLOC_ARENA_MAX="2",
         # The grader package must stay importable for the fork server itself.
-        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
     )
     return env
 
@@ -122,7 +122,7 @@ class Sandbox:
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "grader.zygote", str(theirs.fileno())],
+            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             env=worker_environment(),
             cwd="/",

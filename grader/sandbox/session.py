@@ -1,4 +1,4 @@
-"""Executors: run a problem's calls for one submission and return their outcomes.
+"""Sessions: run a problem's calls for one submission and return their outcomes.
 
 ``SandboxSession`` runs them in isolated workers (the only way student code is ever run by
 ``grader grade``/``check``/``ci``): one worker per submission, replaced after a limit is hit, with
@@ -16,9 +16,9 @@ from typing import Any
 
 from grader import wire
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus
-from grader.sandbox import Reply, Sandbox, WorkerProcess
+from grader.sandbox.server import Reply, Sandbox, WorkerProcess
 from grader.spec import Limits
-from grader.worker import Worker
+from grader.sandbox.worker import Worker
 
 _SPAWN_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "return_mb", "output_kb")
 

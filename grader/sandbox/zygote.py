@@ -1,6 +1,6 @@
 """The fork server: a clean process that pays for Python, numpy and torch once, then forks workers.
 
-Started by ``sandbox.Sandbox`` as ``python -m grader.zygote FD`` with a scrubbed environment. It
+Started by ``server.Sandbox`` as ``python -m grader.sandbox.zygote FD`` with a scrubbed environment. It
 never loads a spec, a reference or a hidden case, so a worker forked from it holds none in memory.
 Over a SOCK_SEQPACKET socket it receives spawn requests carrying the worker's pipe ends, forks a
 child that isolates itself (``isolation.enter``) and serves (``worker.serve``), and reports each
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 # Preloaded once, so that every worker starts warm: numpy (worker), torch (modelrun).
-from grader import isolation, modelrun, worker  # noqa: F401 - modelrun is used by workers
+from grader.sandbox import isolation, modelrun, worker  # noqa: F401 - modelrun is used by workers
 
 UID_BASE = 200_000
 """Workers run as UID_BASE + a slot number: users that own nothing on the machine."""
