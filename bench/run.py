@@ -49,9 +49,9 @@ sys.path.insert(0, str(ROOT))
 from grader.batch import GradingRun, discover, grade_folder  # noqa: E402
 from grader.calls import Call, CallOutcome  # noqa: E402
 from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
-from grader.expectations import ReferenceExpectations  # noqa: E402
+from grader.grading.expectations import ReferenceExpectations  # noqa: E402
 from grader.reference import load_module  # noqa: E402
-from grader.runner import grade_submission  # noqa: E402
+from grader.grading.runner import grade_submission  # noqa: E402
 from grader.spec import Assignment, Limits, load_spec  # noqa: E402
 
 MIX = [("ada", 12), ("ben", 3), ("cy", 3), ("crash", 1), ("hang", 1)]
@@ -133,8 +133,8 @@ import sys, time, types
 import numpy, torch
 sys.path.insert(0, {root!r})
 from grader.sandbox.session import InProcessSession
-from grader.expectations import ReferenceExpectations
-from grader.runner import grade_submission
+from grader.grading.expectations import ReferenceExpectations
+from grader.grading.runner import grade_submission
 from grader.spec import load_spec
 assignment = load_spec({spec!r})
 module = types.ModuleType(assignment.module)

@@ -30,7 +30,7 @@ _LOCATIONS = {
     "GraderError": "grader.errors",
     "SpecError": "grader.errors",
     "Sandbox": "grader.sandbox.server",
-    "grade_submission": "grader.runner",
+    "grade_submission": "grader.grading.runner",
 }
 
 

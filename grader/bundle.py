@@ -41,7 +41,7 @@ from grader import __version__, wire
 from grader.cases import case_args
 from grader.checking import KIT_SPEC, is_kit
 from grader.errors import GraderError, UsageError
-from grader.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
+from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
 from grader.spec import AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, ValueCheck, load_spec
 
 KIT_FORMAT = KitExpectations.FORMAT

@@ -7,9 +7,9 @@ from typing import Any
 
 from grader.batch import hidden_paths
 from grader.sandbox.session import SandboxSession
-from grader.expectations import KitExpectations, ReferenceExpectations
+from grader.grading.expectations import KitExpectations, ReferenceExpectations
 from grader.results import GradeReport
-from grader.runner import grade_submission
+from grader.grading.runner import grade_submission
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
 

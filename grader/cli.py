@@ -148,7 +148,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _lint(args: argparse.Namespace) -> int:
     from grader.sandbox.session import InProcessSession
-    from grader.selftest import run_selftest
+    from grader.grading.selftest import run_selftest
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)

@@ -129,7 +129,7 @@ class WorkerState:
 
     def assignment(self, spec: SpecFiles, data_dir: str | None) -> tuple[Assignment, Any]:
         """The spec loaded from its files here, and its reference expectations."""
-        from grader.expectations import ReferenceExpectations
+        from grader.grading.expectations import ReferenceExpectations
 
         if data_dir and not Path(data_dir).is_dir():
             # Falling back to this machine's own copy could grade on other data than asked for.

@@ -25,7 +25,7 @@ from grader.cases import case_args
 from grader.checking import is_kit
 from grader.cli import main
 from grader.errors import GraderError, UsageError
-from grader.expectations import KitExpectations, MistakeRaised, ReferenceExpectations, Unavailable
+from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations, Unavailable
 from grader.spec import GradientCheck, ValueCheck, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from grader.sandbox.session import InProcessSession
-from grader.expectations import ReferenceExpectations
+from grader.grading.expectations import ReferenceExpectations
 from grader.results import Outcome, ProblemResult
-from grader.runner import grade_problem
+from grader.grading.runner import grade_problem
 from grader.spec import load_spec
 
 REFERENCE = '''
@@ -218,7 +218,7 @@ def test_partial_credit_is_the_weighted_share_of_checks(tmp_path: Path) -> None:
 
 
 def test_accuracy_credit_curve() -> None:
-    from grader.checks.accuracy import credit
+    from grader.grading.checks.accuracy import credit
     from grader.spec import AccuracyCheck
 
     linear = AccuracyCheck(kind="accuracy", target=0.98, floor=0.90)

@@ -19,7 +19,7 @@ import numpy as np
 
 from grader import datasets, reference
 from grader.cases import case_args, copy_args
-from grader.checks.gradient import autograd_gradient, numerical_gradient
+from grader.grading.checks.gradient import autograd_gradient, numerical_gradient
 from grader.errors import ReferenceImplementationError
 from grader.spec import Assignment, Case, GradientCheck, Mistake, Problem
 from grader.values import to_plain

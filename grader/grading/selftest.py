@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable
 
 from grader.calls import Session
-from grader.expectations import ReferenceExpectations
+from grader.grading.expectations import ReferenceExpectations
 from grader.results import ProblemResult
-from grader.runner import grade_problem
+from grader.grading.runner import grade_problem
 from grader.spec import AccuracyCheck, Assignment, Problem
 
 MIN_MISTAKES = 2

@@ -159,4 +159,4 @@ def plan_base_calls(ctx: Context, check: Any) -> list[Call]:
 
 
 # The whole list of check kinds, imported for their registrations.
-from grader.checks import numeric, gradient, accuracy  # noqa: E402,F401
+from grader.grading.checks import numeric, gradient, accuracy  # noqa: E402,F401
