@@ -34,13 +34,13 @@ from grader import __version__
 from grader.errors import GraderError, UsageError
 from grader.sandbox.session import SandboxSession
 from grader.grading.expectations import ReferenceExpectations
-from grader.gradescope import from_results_json, to_results_json
-from grader.render import render_feedback, render_summary
+from grader.reports.gradescope import from_results_json, to_results_json
+from grader.reports.render import render_feedback, render_summary
 from grader.results import GradeReport
 from grader.grading.runner import grade_submission
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment
-from grader.summary import RecordCollector, summarize
+from grader.reports.summary import RecordCollector, summarize
 
 Executor = Literal["local", "dask"]
 

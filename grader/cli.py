@@ -133,9 +133,9 @@ def _check_one(args: argparse.Namespace) -> "GradeReport":
 
 
 def _check(args: argparse.Namespace) -> int:
-    from grader.gradescope import to_results_json
-    from grader.render import render_feedback
-    from grader.terminal import print_report
+    from grader.reports.gradescope import to_results_json
+    from grader.reports.render import render_feedback
+    from grader.reports.terminal import print_report
 
     report = _check_one(args)
     if args.html:
@@ -216,8 +216,8 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _ci(args: argparse.Namespace) -> int:
-    from grader.junit import write_junit
-    from grader.text import report_text
+    from grader.reports.junit import write_junit
+    from grader.reports.text import report_text
     from grader.workflows import append_step_summary
 
     if args.min_score is not None and not args.min_score >= 0:
@@ -247,7 +247,7 @@ def _init_ci(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from grader.gradebook import export_grades
+    from grader.reports.gradebook import export_grades
 
     path = export_grades(args.results, args.format, out=args.out, name=args.name, canvas_id=args.canvas_id,
                          canvas_key=args.canvas_key, moodle_identifier=args.moodle_identifier)

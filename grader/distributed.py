@@ -41,7 +41,7 @@ from grader.batch import (
     unpacked,
 )
 from grader.errors import DataError, GraderError, ReferenceImplementationError, SpecError, UsageError
-from grader.gradescope import from_results_json, to_results_json
+from grader.reports.gradescope import from_results_json, to_results_json
 from grader.sandbox.isolation import read_submission
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec

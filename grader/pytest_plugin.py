@@ -5,8 +5,8 @@ then collects the kit's ``spec.yaml`` as a file of tests, one ``ProblemItem`` pe
 the problem id (``tests-grader/spec.yaml::softmax``). The first item to run checks the whole
 submission once, sandboxed exactly like ``grader check``; the report is cached for the session and
 every item reads its problem from it. A problem that loses points fails with the grader's plain-text
-feedback (``grader.text.problem_text``) as its failure message; one with no check on public cases
-is skipped.
+feedback (``grader.reports.text.problem_text``) as its failure message; one with no check on public
+cases is skipped.
 
 The submission checked is ``--grader-submission`` when given, else the folder pytest was started
 from; started from inside the kit itself, the kit's parent folder.
@@ -25,7 +25,7 @@ import pytest
 
 from grader.checking import KIT_SPEC, is_kit
 from grader.results import GradeReport, ProblemResult
-from grader.text import problem_text
+from grader.reports.text import problem_text
 
 _REPORTS = pytest.StashKey[dict[tuple[Path, Path], "GradeReport | BaseException"]]()
 

@@ -11,8 +11,8 @@ default) and writes two workflow files that need nothing else:
 
 The grader is installed with ``pip install dl-grader``, or whatever requirement the instructor passes
 as ``--grader-spec`` (a pinned version, ``git+https://host/course/grader.git@v1``...). The files are
-rendered from the Jinja templates in ``grader/templates/ci/``; values land in YAML as quoted strings
-and in shell commands quoted by ``shlex``.
+rendered from the Jinja templates in ``grader/reports/templates/ci/``; values land in YAML as quoted
+strings and in shell commands quoted by ``shlex``.
 
 ``grader ci`` appends ``markdown_summary`` to ``$GITHUB_STEP_SUMMARY`` when GitHub sets it.
 """
@@ -42,7 +42,7 @@ GITHUB_WORKFLOW = Path(".github/workflows/grader.yml")
 GITLAB_CI = Path(".gitlab-ci.yml")
 
 _environment = jinja2.Environment(
-    loader=jinja2.PackageLoader("grader", "templates/ci"),
+    loader=jinja2.PackageLoader("grader.reports", "templates/ci"),
     undefined=jinja2.StrictUndefined,
     autoescape=False,  # YAML, not HTML: values are quoted by the filters below
     keep_trailing_newline=True,

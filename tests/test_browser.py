@@ -268,7 +268,7 @@ def test_submission_printing_html_and_script_shows_it_as_text(
     tmp_path: Path, chromium: str, browser: DevTools
 ) -> None:
     from grader.checking import check_submission
-    from grader.render import render_feedback
+    from grader.reports.render import render_feedback
 
     submission = tmp_path / "mallory"
     submission.mkdir()

@@ -21,11 +21,11 @@ import yaml
 from grader import checking
 from grader.cli import main
 from grader.errors import UsageError
-from grader.gradebook import canvas_csv, export_grades, moodle_csv, read_grades
-from grader.gradescope import to_results_json
-from grader.junit import to_junit_xml, xml_text
+from grader.reports.gradebook import canvas_csv, export_grades, moodle_csv, read_grades
+from grader.reports.gradescope import to_results_json
+from grader.reports.junit import to_junit_xml, xml_text
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
-from grader.text import problem_text
+from grader.reports.text import problem_text
 from grader.workflows import GITHUB_WORKFLOW, GITLAB_CI, init_ci, markdown_summary, render_workflows
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ import yaml
 from grader import checking
 from grader.bundle import CONFTEST, STUDENT_KIT_DIR, build_kit
 from grader.checking import check_submission
-from grader.gradescope import from_results_json
+from grader.reports.gradescope import from_results_json
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 
 pytest_plugins = ["pytester"]

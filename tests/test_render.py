@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from grader.render import ENVIRONMENT, render_feedback, render_summary
+from grader.reports.render import ENVIRONMENT, render_feedback, render_summary
 from grader.results import (
     CaseResult,
     CheckResult,
@@ -25,12 +25,12 @@ from grader.results import (
     Outcome,
     ProblemResult,
 )
-from grader.summary import SubmissionRecord, summarize
-from grader.terminal import print_report
+from grader.reports.summary import SubmissionRecord, summarize
+from grader.reports.terminal import print_report
 
 HOSTILE = "<script>alert(1)</script>"
 ATTRIBUTE = '" onmouseover="alert(2)'
-TEMPLATES = Path(__file__).resolve().parent.parent / "grader" / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "grader" / "reports" / "templates"
 
 
 # -- keyword factories ---------------------------------------------------------------------------

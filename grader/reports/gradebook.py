@@ -1,7 +1,7 @@
 """Export a graded class to a learning management system: Canvas or Moodle gradebook CSV.
 
 Grades are read from a ``grader grade`` output folder: every ``<id>/results.json`` (through
-``grader.gradescope.from_results_json``), or, when there is none, its ``gradebook.csv``. The
+``grader.reports.gradescope.from_results_json``), or, when there is none, its ``gradebook.csv``. The
 submission id (the folder or zip name of the submission) identifies the student.
 
 Conventions followed:
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from grader.errors import UsageError
-from grader.gradescope import from_results_json
+from grader.reports.gradescope import from_results_json
 
 LmsFormat = Literal["canvas", "moodle"]
 CANVAS_KEYS = ("ID", "SIS User ID", "SIS Login ID")

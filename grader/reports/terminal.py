@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.results import GradeReport, ProblemResult
-from grader.text import problem_text
+from grader.reports.text import problem_text
 
 FAILURE_SHOWN = 120
 """Characters of a problem's first failure shown in the table (the details above say it all)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.results import GradeReport, problem_from_dict, to_dict
-from grader.text import problem_text
+from grader.reports.text import problem_text
 
 
 def _round(value: float) -> float:

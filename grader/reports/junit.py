@@ -23,7 +23,7 @@ that was graded and lost points is a ``failure`` (type ``grader.failed``, ``grad
 ``grader.timeout`` after its first failing check); one whose code could not be graded at all (module
 or function missing, import error, a sandbox limit) is an ``error`` (type ``grader.<status>``); one
 with no check on public cases is ``skipped``. The element's text is the plain-text feedback
-(``grader.text.problem_text``), the ``message`` its first line of trouble. The schema has no
+(``grader.reports.text.problem_text``), the ``message`` its first line of trouble. The schema has no
 per-problem times (the grader times the whole run), so each test case says ``time="0"``.
 
 Student code prints what it likes: characters XML 1.0 cannot hold (NUL, escape sequences' ESC, ...)
@@ -40,7 +40,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.results import GradeReport, Outcome, ProblemResult
-from grader.text import problem_text
+from grader.reports.text import problem_text
 
 _ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MESSAGE_CHARS = 500

@@ -1,8 +1,8 @@
 """HTML feedback: the jinja2 environment, ``render_feedback(report)`` and ``render_summary(summary)``.
 
 A report is rendered once, from a flat context of plain strings, numbers and lists derived here
-from the results; the templates in ``grader/templates/`` only lay it out (HTML lives only there).
-Autoescaping is on for every template and nothing is marked safe, so whatever a student printed,
+from the results; the templates in ``grader/reports/templates/`` only lay it out (HTML lives only
+there). Autoescaping is on for every template and nothing is marked safe, so whatever a student printed,
 returned or raised shows as text. Pictures are inline ``data:`` URIs (see ``plots.py``): a report
 is one file that needs no network.
 """
@@ -16,17 +16,18 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from grader import __version__, plots
+from grader import __version__
 from grader.errors import GraderError
+from grader.reports import plots
+from grader.reports.summary import ClassSummary
 from grader.results import CaseResult, CheckResult, Comparison, GradeReport, Outcome, ProblemResult
-from grader.summary import ClassSummary
 
 OUTPUT_SHOWN = 20_000
 """Characters of a problem's captured output shown in the report (the sandbox bounds it too)."""
 DIGITS_SHOWN = 6
 
 ENVIRONMENT = Environment(
-    loader=PackageLoader("grader", "templates"),
+    loader=PackageLoader("grader.reports", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True, default=True),
     undefined=StrictUndefined,
     trim_blocks=True,

@@ -1,0 +1,6 @@
+"""Reports: what results look like to people and to other systems; they read results, never run code.
+
+``render`` fills the Jinja templates in ``templates/`` (feedback page, class summary, with ``plots``);
+``summary`` aggregates a class; ``terminal`` and ``text`` print a report; ``junit``, ``gradescope``
+and ``gradebook`` write JUnit XML, results.json and LMS grade files.
+"""
