@@ -46,7 +46,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.batch import GradingRun, discover, grade_folder  # noqa: E402
+from grader.batch.run import GradingRun, discover, grade_folder  # noqa: E402
 from grader.calls import Call, CallOutcome  # noqa: E402
 from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.grading.expectations import ReferenceExpectations  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import GradingRun, discover, grade_folder
+from grader.batch.run import GradingRun, discover, grade_folder
 from grader.spec import load_spec
 
 from conftest import ROOT

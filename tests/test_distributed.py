@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from grader.batch import GradingRun, grade_folder
+from grader.batch.run import GradingRun, grade_folder
 from grader.cli import main
 from grader.errors import ReferenceImplementationError, UsageError
 from grader.spec import load_spec
@@ -87,19 +87,19 @@ def test_dask_run_writes_the_same_results_and_gradebook_as_a_local_run(
 def test_unchanged_submissions_are_not_sent_to_the_cluster(
     cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import grader.distributed
+    import grader.batch.dask
 
     folder = make_class(tmp_path / "subs", 3)
     run = on_dask(SPEC, tmp_path / "out", cluster)
     grade_folder(run, folder)
     sent: list[str] = []
-    real = grader.distributed.grade_on_dask
+    real = grader.batch.dask.grade_on_dask
 
     def spy(run: GradingRun, submissions: Path, pending: list, record: Any) -> dict[str, str]:
         sent.extend(item.submission.id for item in pending)
         return real(run, submissions, pending, record)
 
-    monkeypatch.setattr(grader.distributed, "grade_on_dask", spy)
+    monkeypatch.setattr(grader.batch.dask, "grade_on_dask", spy)
     (folder / "s1" / "work.py").write_text(CORRECT.replace("3.0", "2.0"))
     rows = grade_folder(run, folder)
     assert sent == ["s1"]
@@ -116,7 +116,7 @@ def test_a_submission_that_cannot_be_graded_is_reported_and_graded_by_the_next_r
     grade_folder(GradingRun(assignment=load_spec(SPEC), out=local, progress=False, html=False), folder)
 
     def break_sandboxes() -> None:  # on every worker: a machine whose sandbox cannot start
-        from grader.distributed import WorkerState
+        from grader.batch.dask import WorkerState
         from grader.errors import GraderError
 
         def broken(self: Any, settings: Any) -> Any:
@@ -126,7 +126,7 @@ def test_a_submission_that_cannot_be_graded_is_reported_and_graded_by_the_next_r
         WorkerState.sandbox = broken  # type: ignore[method-assign]
 
     def repair_sandboxes() -> None:
-        from grader.distributed import WorkerState
+        from grader.batch.dask import WorkerState
 
         WorkerState.sandbox = WorkerState.original_sandbox  # type: ignore[attr-defined,method-assign]
 
@@ -177,11 +177,11 @@ def test_cli_grades_on_a_scheduler_and_explains_the_options(cluster: Any, tmp_pa
 
 
 def test_without_dask_the_executor_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import grader.distributed
+    import grader.batch.dask
 
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(UsageError, match=r"pip install 'dl-grader\[dask\]'"):
-        grader.distributed.import_distributed()
+        grader.batch.dask.import_distributed()
 
 
 def test_a_worker_killed_mid_run_costs_a_retry_not_the_run(

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from grader import __version__
-from grader.batch import (
+from grader.batch.run import (
     GradingRun,
     Pending,
     Record,
@@ -157,7 +157,7 @@ class WorkerState:
         """
         from grader import datasets
 
-        wanted: list[str | Path] = [*settings.hide, self.root, Path(__file__).resolve().parent,
+        wanted: list[str | Path] = [*settings.hide, self.root, Path(__file__).resolve().parents[1],
                                     datasets.default_cache_dir(), *([settings.data_dir] if settings.data_dir else [])]
         hide = {str(Path(path).resolve()) for path in wanted}
         try:

@@ -4,7 +4,7 @@ Each submission's results are written atomically as soon as it finishes, under a
 the submission, the spec, the reference and the grader version; a re-run skips submissions whose
 hash is unchanged, so a run killed half-way resumes where it stopped. Submissions are graded in
 parallel threads (the work happens in their sandboxed worker processes), or as tasks on a Dask
-cluster (``grader.distributed``); either way the results come back here and are written, rendered
+cluster (``grader.batch.dask``); either way the results come back here and are written, rendered
 and counted by the same code. The gradebook is built from the results files, so memory does not
 grow with the class.
 """
@@ -120,7 +120,7 @@ def _hash_tree(digest: Any, path: Path) -> None:
 def grader_digest() -> str:
     """Content hash of the installed grader package: its version, code, templates and data."""
     digest = hashlib.sha256(f"grader {__version__}\0".encode())
-    _hash_tree(digest, Path(__file__).resolve().parent)
+    _hash_tree(digest, Path(__file__).resolve().parents[1])
     return digest.hexdigest()
 
 
@@ -247,7 +247,7 @@ def hidden_paths(assignment: Assignment, *extra: Path | None) -> list[Path]:
     """Folders a worker must never see: the instructor's files, the grader, data, outputs."""
     from grader import datasets
 
-    paths = [assignment.source.parent, Path(__file__).resolve().parent, datasets.default_cache_dir()]
+    paths = [assignment.source.parent, Path(__file__).resolve().parents[1], datasets.default_cache_dir()]
     # The whole course repository the spec lives in: its .git holds every hidden file's history.
     for folder in assignment.source.resolve().parents:
         if (folder / ".git").exists():
@@ -337,7 +337,7 @@ def grade_folder(
             finish(submission, report, cached=True)
     failures: dict[str, str] = {}
     if pending and run.executor == "dask":
-        from grader.distributed import grade_on_dask
+        from grader.batch.dask import grade_on_dask
 
         failures = grade_on_dask(run, submissions, pending, record)
     elif pending:
