@@ -46,7 +46,9 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.batch.run import GradingRun, discover, grade_folder  # noqa: E402
+from grader.batch.executor import GradingRun  # noqa: E402
+from grader.batch.run import grade_folder  # noqa: E402
+from grader.batch.submissions import discover  # noqa: E402
 from grader.calls import Call, CallOutcome  # noqa: E402
 from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.grading.expectations import ReferenceExpectations  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from grader.batch.run import hidden_paths
+from grader.batch.executor import hidden_paths
 from grader.sandbox.session import SandboxSession
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
 from grader.results import GradeReport

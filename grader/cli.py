@@ -94,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from grader.batch.run import GradingIncomplete, GradingRun, grade_folder
+    from grader.batch.executor import GradingRun
+    from grader.batch.run import GradingIncomplete, grade_folder
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)

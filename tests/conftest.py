@@ -19,7 +19,8 @@ def expected_examples() -> dict:
 @pytest.fixture(scope="session")
 def graded_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each assignment's example submissions graded once by the real pipeline, sandbox included."""
-    from grader.batch.run import GradingRun, grade_folder
+    from grader.batch.executor import GradingRun
+    from grader.batch.run import grade_folder
     from grader.spec import load_spec
 
     out = tmp_path_factory.mktemp("reports")

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.run import GradingRun, discover, grade_folder
+from grader.batch.executor import GradingRun
+from grader.batch.run import grade_folder
+from grader.batch.submissions import discover
 from grader.spec import load_spec
 
 from conftest import ROOT

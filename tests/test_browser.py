@@ -204,7 +204,7 @@ def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_example_reports_load_offline_without_errors(graded_examples: dict[str, Path], browser: DevTools) -> None:
     for assignment, folder in graded_examples.items():
         pages = [folder / "index.html", *sorted(folder.glob("*/feedback.html"))]
-        from grader.batch.run import discover
+        from grader.batch.submissions import discover
 
         assert len(pages) == 1 + len(discover(ROOT / "submissions" / assignment)), assignment
         for page in pages:

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from grader.batch.run import GradingRun, grade_folder
+from grader.batch.executor import GradingRun
+from grader.batch.run import grade_folder
 from grader.cli import main
 from grader.errors import ReferenceImplementationError, UsageError
 from grader.spec import load_spec

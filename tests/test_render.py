@@ -326,7 +326,8 @@ def test_terminal_prints_table_as_plain_text_without_markup() -> None:
 def test_grade_folder_writes_feedback_and_summary_even_when_cached(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from grader.batch import run
-    from grader.batch.run import GradingRun, grade_folder
+    from grader.batch.executor import GradingRun
+    from grader.batch.run import grade_folder
     from grader.spec import load_spec
 
     # The cache key hashes the grader's own files, which may change while the suite runs.

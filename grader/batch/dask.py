@@ -2,7 +2,7 @@
 
 The client (``grader grade --executor dask``) keeps every promise of a local run: it decides what
 needs grading (unchanged submissions are never sent), writes each results.json as its task
-finishes, renders the reports and builds the gradebook, all through ``grade_folder``. A task
+finishes, renders the reports and builds the gradebook, all through ``run.grade_folder``. A task
 carries everything it needs as plain bytes: the spec, reference and mistakes files
 (``SpecFiles``) and the submission's files. The worker writes them into a private folder, loads
 the spec from there, computes the reference expectations once per worker process and spec, and
@@ -31,15 +31,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from grader import __version__
-from grader.batch.run import (
-    GradingRun,
-    Pending,
-    Record,
-    grade_in_sandbox,
-    grader_digest,
-    hidden_paths,
-    unpacked,
-)
+from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox, hidden_paths
+from grader.batch.submissions import grader_digest, unpacked
 from grader.errors import DataError, GraderError, ReferenceImplementationError, SpecError, UsageError
 from grader.reports.gradescope import from_results_json, to_results_json
 from grader.sandbox.isolation import read_submission

@@ -1,142 +1,35 @@
-"""Grade a whole folder of submissions: discovery, caching, parallel runs, gradebook.
+"""Grade a whole folder of submissions: discovery, caching, the executor, gradebook.
 
 Each submission's results are written atomically as soon as it finishes, under a content hash of
 the submission, the spec, the reference and the grader version; a re-run skips submissions whose
-hash is unchanged, so a run killed half-way resumes where it stopped. Submissions are graded in
-parallel threads (the work happens in their sandboxed worker processes), or as tasks on a Dask
-cluster (``grader.batch.dask``); either way the results come back here and are written, rendered
-and counted by the same code. The gradebook is built from the results files, so memory does not
-grow with the class.
+hash is unchanged, so a run killed half-way resumes where it stopped. The rest go to the run's
+executor (``executor``): parallel threads (``local``; the work happens in their sandboxed worker
+processes), or tasks on a Dask cluster (``dask``); either way the results come back here and are
+written, rendered and counted by the same code. The gradebook is built from the results files, so
+memory does not grow with the class.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
-import hashlib
 import io
 import json
 import os
-import shutil
 import sys
 import tempfile
 import threading
 import time
-import zipfile
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
-from grader import __version__
-from grader.errors import GraderError, UsageError
-from grader.sandbox.session import SandboxSession
-from grader.grading.expectations import ReferenceExpectations
+from grader.batch.executor import Executor, ExecutorName, GradingRun, Pending
+from grader.batch.submissions import Submission, assignment_hash, discover, submission_hash
+from grader.errors import GraderError
 from grader.reports.gradescope import from_results_json, to_results_json
 from grader.reports.render import render_feedback, render_summary
-from grader.results import GradeReport
-from grader.grading.runner import grade_submission
-from grader.sandbox.server import Isolation, Sandbox
-from grader.spec import Assignment
 from grader.reports.summary import RecordCollector, summarize
-
-Executor = Literal["local", "dask"]
-
-MAX_ZIP_BYTES = 64 * 1024 * 1024
-MAX_ZIP_FILES = 500
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One student's work: a folder, or a .zip to unpack."""
-
-    id: str
-    path: Path
-
-    @property
-    def is_zip(self) -> bool:
-        return self.path.suffix.lower() == ".zip"
-
-
-def discover(folder: Path) -> list[Submission]:
-    """Every subfolder and .zip of ``folder``, sorted by id (the folder or file name)."""
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder of submissions")
-    found: dict[str, Submission] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.name == "__pycache__":
-            continue
-        if entry.is_dir() or (entry.is_file() and entry.suffix.lower() == ".zip"):
-            sid = entry.stem if entry.is_file() else entry.name
-            if sid in found:
-                raise UsageError(f"two submissions are called {sid!r} ({found[sid].path.name} and {entry.name})")
-            found[sid] = Submission(sid, entry)
-    return list(found.values())
-
-
-@contextmanager
-def unpacked(submission: Submission) -> Iterator[Path]:
-    """The submission as a folder; a zip is unpacked safely (no paths outside, bounded size)."""
-    if not submission.is_zip:
-        yield submission.path
-        return
-    target = Path(tempfile.mkdtemp(prefix="grader-zip-"))
-    try:
-        try:
-            with zipfile.ZipFile(submission.path) as archive:
-                members = [m for m in archive.infolist() if not m.is_dir()][:MAX_ZIP_FILES]
-                total = 0
-                for member in members:
-                    name = Path(member.filename)
-                    if name.is_absolute() or ".." in name.parts or member.file_size > MAX_ZIP_BYTES:
-                        continue
-                    total += member.file_size
-                    if total > MAX_ZIP_BYTES:
-                        break
-                    destination = target / name
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    with archive.open(member) as source, destination.open("wb") as sink:
-                        shutil.copyfileobj(source, sink, MAX_ZIP_BYTES)
-        except zipfile.BadZipFile:
-            pass  # graded as an empty submission: every module is reported missing
-        entries = [entry for entry in target.iterdir() if not entry.name.startswith((".", "__MACOSX"))]
-        # A zip of a folder holds the files one level down.
-        yield entries[0] if len(entries) == 1 and entries[0].is_dir() else target
-    finally:
-        shutil.rmtree(target, ignore_errors=True)
-
-
-def _hash_tree(digest: Any, path: Path) -> None:
-    if path.is_file():
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        return
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes() + b"\0")
-
-
-@functools.cache
-def grader_digest() -> str:
-    """Content hash of the installed grader package: its version, code, templates and data."""
-    digest = hashlib.sha256(f"grader {__version__}\0".encode())
-    _hash_tree(digest, Path(__file__).resolve().parents[1])
-    return digest.hexdigest()
-
-
-def assignment_hash(assignment: Assignment, extra: str = "") -> str:
-    """What every result of a run depends on besides the submission: spec, reference, grader."""
-    digest = hashlib.sha256(f"{grader_digest()}\0{extra}\0".encode())
-    for path in (assignment.source, assignment.reference_path, assignment.mistakes_path):
-        if path is not None:
-            _hash_tree(digest, path)
-    return digest.hexdigest()
-
-
-def submission_hash(submission: Submission, base: str) -> str:
-    digest = hashlib.sha256(base.encode())
-    _hash_tree(digest, submission.path)
-    return digest.hexdigest()
+from grader.results import GradeReport
+from grader.spec import Assignment
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -197,37 +90,6 @@ class Progress:
             sys.stderr.flush()
 
 
-@dataclass(frozen=True)
-class GradingRun:
-    """The settings of one ``grader grade`` run."""
-
-    assignment: Assignment
-    out: Path
-    workers: int = 1
-    isolation: Isolation = "auto"
-    force: bool = False
-    data_dir: Path | None = None
-    progress: bool | None = None
-    html: bool = True
-    """Write each submission's feedback.html and the class summary index.html."""
-    executor: Executor = "local"
-    """``local``: threads on this machine; ``dask``: one Dask task per submission."""
-    scheduler: str | None = None
-    """Address of the Dask scheduler (``tcp://host:8786``); none starts a local Dask cluster."""
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A submission to grade, and the cache key its results will be written under."""
-
-    submission: Submission
-    key: str
-
-
-Record = Callable[[Pending, GradeReport], None]
-"""Called with each freshly graded submission's report, from whichever thread finished it."""
-
-
 class GradingIncomplete(GraderError):
     """Some submissions could not be graded for a reason of the machines, not of the student.
 
@@ -243,51 +105,15 @@ class GradingIncomplete(GraderError):
         super().__init__(f"{len(failures)} submission(s) could not be graded: {', '.join(sorted(failures))}")
 
 
-def hidden_paths(assignment: Assignment, *extra: Path | None) -> list[Path]:
-    """Folders a worker must never see: the instructor's files, the grader, data, outputs."""
-    from grader import datasets
+def executor_named(name: ExecutorName) -> Executor:
+    """The executor behind ``--executor``; the Dask one is imported only when asked for."""
+    if name == "dask":
+        from grader.batch import dask
 
-    paths = [assignment.source.parent, Path(__file__).resolve().parents[1], datasets.default_cache_dir()]
-    # The whole course repository the spec lives in: its .git holds every hidden file's history.
-    for folder in assignment.source.resolve().parents:
-        if (folder / ".git").exists():
-            paths.append(folder)
-            break
-    for path in (assignment.reference_path, assignment.mistakes_path, *extra):
-        if path is not None:
-            paths.append(path.parent if path.is_file() else path)
-    return sorted({path.resolve() for path in paths})
+        return dask.grade_on_dask
+    from grader.batch import local
 
-
-def grade_in_sandbox(
-    assignment: Assignment, folder: Path, submission_id: str, *, expectations: Any, sandbox: Sandbox
-) -> GradeReport:
-    """Grade one unpacked submission in ``sandbox``: what a grading thread or a Dask task does."""
-    return grade_submission(
-        assignment, folder, expectations=expectations, submission_id=submission_id,
-        session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
-        notes=(sandbox.info.describe(),),
-    )
-
-
-def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], record: Record) -> dict[str, str]:
-    """Grade ``pending`` in ``run.workers`` threads sharing one sandbox.
-
-    Returns no failures: anything that goes wrong on this machine stops the run with its exception.
-    """
-    expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
-    hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
-    with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
-
-        def grade_one(item: Pending) -> None:
-            with unpacked(item.submission) as folder:
-                report = grade_in_sandbox(run.assignment, folder, item.submission.id,
-                                          expectations=expectations, sandbox=sandbox)
-            record(item, report)
-
-        with ThreadPoolExecutor(max_workers=max(1, run.workers)) as pool:
-            list(pool.map(grade_one, pending))
-    return {}
+    return local.grade_locally
 
 
 def grade_folder(
@@ -336,12 +162,8 @@ def grade_folder(
         else:
             finish(submission, report, cached=True)
     failures: dict[str, str] = {}
-    if pending and run.executor == "dask":
-        from grader.batch.dask import grade_on_dask
-
-        failures = grade_on_dask(run, submissions, pending, record)
-    elif pending:
-        failures = grade_locally(run, submissions, pending, record)
+    if pending:
+        failures = executor_named(run.executor)(run, submissions, pending, record)
     for _ in failures:
         progress.missed()
     graded = [rows[submission.id] for submission in entries if submission.id in rows]

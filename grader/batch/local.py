@@ -1,0 +1,31 @@
+"""The local executor: a run's submissions graded in threads on this machine, sharing one sandbox."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox, hidden_paths
+from grader.batch.submissions import unpacked
+from grader.grading.expectations import ReferenceExpectations
+from grader.sandbox.server import Sandbox
+
+
+def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], record: Record) -> dict[str, str]:
+    """Grade ``pending`` in ``run.workers`` threads sharing one sandbox.
+
+    Returns no failures: anything that goes wrong on this machine stops the run with its exception.
+    """
+    expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
+    hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
+    with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
+
+        def grade_one(item: Pending) -> None:
+            with unpacked(item.submission) as folder:
+                report = grade_in_sandbox(run.assignment, folder, item.submission.id,
+                                          expectations=expectations, sandbox=sandbox)
+            record(item, report)
+
+        with ThreadPoolExecutor(max_workers=max(1, run.workers)) as pool:
+            list(pool.map(grade_one, pending))
+    return {}
