@@ -175,7 +175,7 @@ def time_mnist_evaluation(scratch: Path) -> float:
     spec["reference"] = spec["mistakes_module"] = spec["handout"] = None
     path = scratch / "mnist10k.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    from grader.checking import check_submission
+    from grader.kit.selfcheck import check_submission
 
     report = check_submission(path, ROOT / "submissions" / "hw1" / "ada")
     return float(report.problems[0].checks[0].data["seconds"])

@@ -126,7 +126,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
     """The public-case check of one submission folder, shared by ``check`` and ``ci``."""
-    from grader.checking import check_submission
+    from grader.kit.selfcheck import check_submission
 
     if not args.submission.is_dir():
         raise UsageError(f"{args.submission} is not a folder")
@@ -207,7 +207,7 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from grader.bundle import build_kit
+    from grader.kit.bundle import build_kit
 
     kit = build_kit(args.assignment, args.out)
     print(f"kit of {kit.assignment} written to {kit.folder}: {len(kit.problems)} problems")
@@ -219,7 +219,7 @@ def _bundle(args: argparse.Namespace) -> int:
 def _ci(args: argparse.Namespace) -> int:
     from grader.reports.junit import write_junit
     from grader.reports.text import report_text
-    from grader.workflows import append_step_summary
+    from grader.kit.workflows import append_step_summary
 
     if args.min_score is not None and not args.min_score >= 0:
         raise UsageError(f"--min-score must be a number of points >= 0, got {args.min_score}")
@@ -237,7 +237,7 @@ def _ci(args: argparse.Namespace) -> int:
 
 
 def _init_ci(args: argparse.Namespace) -> int:
-    from grader.workflows import init_ci
+    from grader.kit.workflows import init_ci
 
     written = init_ci(args.kit, args.out, kit_dir=args.kit_dir, grader_spec=args.grader_spec,
                       min_score=args.min_score, force=args.force)

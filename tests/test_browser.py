@@ -267,7 +267,7 @@ def softmax(x, beta=1.0):
 def test_submission_printing_html_and_script_shows_it_as_text(
     tmp_path: Path, chromium: str, browser: DevTools
 ) -> None:
-    from grader.checking import check_submission
+    from grader.kit.selfcheck import check_submission
     from grader.reports.render import render_feedback
 
     submission = tmp_path / "mallory"

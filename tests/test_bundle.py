@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import yaml
 
-from grader.bundle import KIT_FILES, build_kit
+from grader.kit.bundle import KIT_FILES, build_kit
 from grader.cases import case_args
-from grader.checking import is_kit
+from grader.kit.selfcheck import is_kit
 from grader.cli import main
 from grader.errors import GraderError, UsageError
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations, Unavailable

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import checking
-from grader.bundle import CONFTEST, STUDENT_KIT_DIR, build_kit
-from grader.checking import check_submission
+from grader.kit import selfcheck as checking
+from grader.kit.bundle import CONFTEST, STUDENT_KIT_DIR, build_kit
+from grader.kit.selfcheck import check_submission
 from grader.reports.gradescope import from_results_json
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checking import check_submission
+from grader.kit.selfcheck import check_submission
 from grader.datasets import load_mnist
 from grader.reference import load_module
 

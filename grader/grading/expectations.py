@@ -154,7 +154,7 @@ class KitExpectations:
     """
 
     FORMAT = 1
-    """The expected.json layout this class reads (``grader.bundle.KIT_FORMAT``)."""
+    """The expected.json layout this class reads (``grader.kit.bundle.KIT_FORMAT``)."""
 
     def __init__(self, folder: Path, *, data_dir: Path | None = None) -> None:
         from grader.errors import GraderError

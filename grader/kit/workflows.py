@@ -27,7 +27,7 @@ from pathlib import Path
 
 import jinja2
 
-from grader.checking import KIT_SPEC, is_kit
+from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.errors import UsageError
 from grader.results import GradeReport, ProblemResult
 from grader.spec import load_spec

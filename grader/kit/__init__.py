@@ -1,0 +1,7 @@
+"""The student side: kits, self-checks, CI workflows and the pytest plugin.
+
+``bundle`` builds a student kit (public spec, expected outputs, a conftest); ``selfcheck`` checks
+one submission on the public cases, sandboxed like the instructor's run; ``workflows`` writes the
+CI files that run it; ``pytest_plugin`` turns a kit's problems into pytest tests (loaded through
+``grader.pytest_plugin``).
+"""
