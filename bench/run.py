@@ -50,10 +50,10 @@ from grader.batch.executor import GradingRun  # noqa: E402
 from grader.batch.run import grade_folder  # noqa: E402
 from grader.batch.submissions import discover  # noqa: E402
 from grader.calls import Call, CallOutcome  # noqa: E402
-from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.grading.expectations import ReferenceExpectations  # noqa: E402
-from grader.reference import load_module  # noqa: E402
 from grader.grading.runner import grade_submission  # noqa: E402
+from grader.reference import load_module  # noqa: E402
+from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.spec import Assignment, Limits, load_spec  # noqa: E402
 
 MIX = [("ada", 12), ("ben", 3), ("cy", 3), ("crash", 1), ("hang", 1)]
@@ -134,9 +134,9 @@ FRESH = """
 import sys, time, types
 import numpy, torch
 sys.path.insert(0, {root!r})
-from grader.sandbox.session import InProcessSession
 from grader.grading.expectations import ReferenceExpectations
 from grader.grading.runner import grade_submission
+from grader.sandbox.session import InProcessSession
 from grader.spec import load_spec
 assignment = load_spec({spec!r})
 module = types.ModuleType(assignment.module)

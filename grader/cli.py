@@ -148,8 +148,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from grader.sandbox.session import InProcessSession
     from grader.grading.selftest import run_selftest
+    from grader.sandbox.session import InProcessSession
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)
@@ -217,9 +217,9 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _ci(args: argparse.Namespace) -> int:
+    from grader.kit.workflows import append_step_summary
     from grader.reports.junit import write_junit
     from grader.reports.text import report_text
-    from grader.kit.workflows import append_step_summary
 
     if args.min_score is not None and not args.min_score >= 0:
         raise UsageError(f"--min-score must be a number of points >= 0, got {args.min_score}")

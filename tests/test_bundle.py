@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 import yaml
 
-from grader.kit.bundle import KIT_FILES, build_kit
 from grader.cases import case_args
-from grader.kit.selfcheck import is_kit
 from grader.cli import main
 from grader.errors import GraderError, UsageError
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations, Unavailable
+from grader.kit.bundle import KIT_FILES, build_kit
+from grader.kit.selfcheck import is_kit
 from grader.spec import GradientCheck, ValueCheck, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

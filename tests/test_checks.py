@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
-from grader.sandbox.session import InProcessSession
 from grader.grading.expectations import ReferenceExpectations
-from grader.results import Outcome, ProblemResult
 from grader.grading.runner import grade_problem
+from grader.results import Outcome, ProblemResult
+from grader.sandbox.session import InProcessSession
 from grader.spec import load_spec
 
 REFERENCE = '''

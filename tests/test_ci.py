@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 import yaml
 
-from grader.kit import selfcheck as checking
 from grader.cli import main
 from grader.errors import UsageError
+from grader.kit import selfcheck as checking
+from grader.kit.workflows import GITHUB_WORKFLOW, GITLAB_CI, init_ci, markdown_summary, render_workflows
 from grader.reports.gradebook import canvas_csv, export_grades, moodle_csv, read_grades
 from grader.reports.gradescope import to_results_json
 from grader.reports.junit import to_junit_xml, xml_text
-from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 from grader.reports.text import problem_text
-from grader.kit.workflows import GITHUB_WORKFLOW, GITLAB_CI, init_ci, markdown_summary, render_workflows
+from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 
 ROOT = Path(__file__).resolve().parent.parent
 NASTY_OUTPUT = "debug \x00\x1b[31mred\x1b[0m \x07 <tag> & \"quotes\" | pipe \ud800 é 🙂\n"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from grader.kit.selfcheck import check_submission
 from grader.datasets import load_mnist
+from grader.kit.selfcheck import check_submission
 from grader.reference import load_module
 
 from conftest import ROOT

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from grader.calls import CallOutcome
-from grader.grading.checks import Context
 from grader.compare import compare
+from grader.grading.checks import Context
 from grader.grading.expectations import MistakeRaised, Unavailable
 from grader.results import CheckResult, Diagnosis, Outcome
 from grader.spec import ValueCheck

@@ -19,8 +19,8 @@ import numpy as np
 
 from grader import datasets, reference
 from grader.cases import case_args, copy_args
-from grader.grading.checks.gradient import autograd_gradient, numerical_gradient
 from grader.errors import ReferenceImplementationError
+from grader.grading.checks.gradient import autograd_gradient, numerical_gradient
 from grader.spec import Assignment, Case, GradientCheck, Mistake, Problem
 from grader.values import to_plain
 

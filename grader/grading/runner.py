@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome, Session
+from grader.errors import GraderError
 from grader.grading.checks import REGISTRY, Context
 from grader.grading.diagnosis import diagnose
-from grader.errors import GraderError
 from grader.grading.expectations import Unavailable
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 from grader.spec import Assignment, Problem

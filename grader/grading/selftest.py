@@ -16,8 +16,8 @@ from typing import Callable
 
 from grader.calls import Session
 from grader.grading.expectations import ReferenceExpectations
-from grader.results import ProblemResult
 from grader.grading.runner import grade_problem
+from grader.results import ProblemResult
 from grader.spec import AccuracyCheck, Assignment, Problem
 
 MIN_MISTAKES = 2

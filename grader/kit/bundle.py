@@ -39,9 +39,9 @@ import yaml
 
 from grader import __version__, wire
 from grader.cases import case_args
-from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.errors import GraderError, UsageError
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
+from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.spec import AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, ValueCheck, load_spec
 
 KIT_FORMAT = KitExpectations.FORMAT

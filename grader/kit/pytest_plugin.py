@@ -24,8 +24,8 @@ from typing import Any, Iterator
 import pytest
 
 from grader.kit.selfcheck import KIT_SPEC, is_kit
-from grader.results import GradeReport, ProblemResult
 from grader.reports.text import problem_text
+from grader.results import GradeReport, ProblemResult
 
 _REPORTS = pytest.StashKey[dict[tuple[Path, Path], "GradeReport | BaseException"]]()
 
@@ -92,8 +92,8 @@ class KitFile(pytest.File):
         return outcome
 
     def _check(self, kit: Path, submission: Path) -> GradeReport:
-        from grader.kit.selfcheck import check_submission
         from grader.errors import UsageError
+        from grader.kit.selfcheck import check_submission
 
         if not submission.is_dir():
             raise UsageError(f"{submission} is not a folder (--grader-submission)")

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.executor import hidden_paths
-from grader.sandbox.session import SandboxSession
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
-from grader.results import GradeReport
 from grader.grading.runner import grade_submission
+from grader.results import GradeReport
 from grader.sandbox.server import Isolation, Sandbox
+from grader.sandbox.session import SandboxSession
 from grader.spec import Assignment, load_spec
 
 KIT_SPEC = "spec.yaml"

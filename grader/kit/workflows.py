@@ -27,8 +27,8 @@ from pathlib import Path
 
 import jinja2
 
-from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.errors import UsageError
+from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.results import GradeReport, ProblemResult
 from grader.spec import load_spec
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.results import GradeReport, problem_from_dict, to_dict
 from grader.reports.text import problem_text
+from grader.results import GradeReport, problem_from_dict, to_dict
 
 
 def _round(value: float) -> float:

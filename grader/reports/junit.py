@@ -39,8 +39,8 @@ from datetime import datetime
 from pathlib import Path
 
 from grader import __version__
-from grader.results import GradeReport, Outcome, ProblemResult
 from grader.reports.text import problem_text
+from grader.results import GradeReport, Outcome, ProblemResult
 
 _ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MESSAGE_CHARS = 500

@@ -15,8 +15,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from grader.results import GradeReport, ProblemResult
 from grader.reports.text import problem_text
+from grader.results import GradeReport, ProblemResult
 
 FAILURE_SHOWN = 120
 """Characters of a problem's first failure shown in the table (the details above say it all)."""

@@ -17,8 +17,8 @@ from typing import Any
 from grader import wire
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus
 from grader.sandbox.server import Reply, Sandbox, WorkerProcess
-from grader.spec import Limits
 from grader.sandbox.worker import Worker
+from grader.spec import Limits
 
 _SPAWN_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "return_mb", "output_kb")
 
