@@ -30,7 +30,7 @@ from grader.reports.terminal import print_report
 
 HOSTILE = "<script>alert(1)</script>"
 ATTRIBUTE = '" onmouseover="alert(2)'
-TEMPLATES = Path(__file__).resolve().parent.parent / "grader" / "reports" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "grader" / "reports" / "templates"
 
 
 # -- keyword factories ---------------------------------------------------------------------------
@@ -333,7 +333,7 @@ def test_grade_folder_writes_feedback_and_summary_even_when_cached(tmp_path: Pat
     # The cache key hashes the grader's own files, which may change while the suite runs.
     monkeypatch.setattr(run, "assignment_hash", lambda assignment, extra="": "fixed")
 
-    assignment = load_spec(Path(__file__).resolve().parent / "data" / "sandbox" / "sandbox.yaml")
+    assignment = load_spec(Path(__file__).resolve().parents[1] / "data" / "sandbox" / "sandbox.yaml")
     submissions = tmp_path / "submissions"
     for sid, body in (("ada", "2 * x"), ("ben", "x + x + 1")):
         (submissions / sid).mkdir(parents=True)

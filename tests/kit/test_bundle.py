@@ -28,7 +28,7 @@ from grader.kit.bundle import KIT_FILES, build_kit
 from grader.kit.selfcheck import is_kit
 from grader.spec import GradientCheck, ValueCheck, load_spec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ("hw1", "hw2", "hw3")
 TEXT_FILES = ("spec.yaml", "expected.json", "README.md", "conftest.py", "handout.md")
 

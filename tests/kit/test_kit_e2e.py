@@ -34,7 +34,7 @@ from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ("hw1", "hw2", "hw3")
 STUDENTS = {"ada": 0, "ben": 1}
 """Example submission -> exit code of every command: ada passes every public check, ben does not."""

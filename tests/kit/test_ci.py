@@ -28,7 +28,7 @@ from grader.reports.junit import to_junit_xml, xml_text
 from grader.reports.text import problem_text
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NASTY_OUTPUT = "debug \x00\x1b[31mred\x1b[0m \x07 <tag> & \"quotes\" | pipe \ud800 é 🙂\n"
 
 

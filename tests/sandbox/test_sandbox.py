@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HOSTILE = REPO / "tests" / "hostile"
 SPEC = REPO / "tests" / "data" / "sandbox" / "sandbox.yaml"
 GIT_LEAK_SPEC = SPEC.parent / "git_leak.yaml"
