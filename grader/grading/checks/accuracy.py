@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.calls import Call, CallOutcome
-from grader.grading.checks import Context, register
+from grader.grading.checks.registry import Context, register
 from grader.results import CheckResult, Outcome
 from grader.spec import AccuracyCheck
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.calls import CallOutcome
 from grader.compare import as_array, summarize
-from grader.grading.checks import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
+from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, GradientCheck
 

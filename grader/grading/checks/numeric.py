@@ -9,7 +9,7 @@ import numpy as np
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args
 from grader.compare import as_array, compare, summarize
-from grader.grading.checks import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
+from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
 from grader.results import CaseResult, CheckResult, Outcome
 from grader.spec import Case, PropertyCheck, StabilityCheck, ValueCheck
 
