@@ -1,8 +1,9 @@
 """pytest plugin: a student kit's public checks as pytest tests, one per problem.
 
 A kit's ``conftest.py`` loads this plugin (``pytest_plugins = ["grader.pytest_plugin"]``, which
-re-exports the hooks defined here). pytest then collects the kit's ``spec.yaml`` as a file of tests, one ``ProblemItem`` per problem, named by
-the problem id (``tests-grader/spec.yaml::softmax``). The first item to run checks the whole
+re-exports the hooks defined here). pytest then collects the kit's ``spec.yaml`` as a file of
+tests, one ``ProblemItem`` per problem, named by the problem id
+(``tests-grader/spec.yaml::softmax``). The first item to run checks the whole
 submission once, sandboxed exactly like ``grader check``; the report is cached for the session and
 every item reads its problem from it. A problem that loses points fails with the grader's plain-text
 feedback (``grader.reports.text.problem_text``) as its failure message; one with no check on public
