@@ -2,26 +2,39 @@
 
 Lists become float64 arrays (the handout's convention), explicit arrays keep their dtype, and
 random inputs are drawn from numpy's ``default_rng(seed)``, so that every run, on every machine,
-calls every function with the same numbers.
+calls every function with the same numbers. Mappings become dicts of such values. An array marked
+``tensor: true`` becomes a ``TensorArg``: plain data that crosses to a worker like any array and
+becomes a torch tensor only where the code under test runs (``grader.values.live``), so the
+grader's own process needs no torch to describe it.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 from typing import Any
 
 import numpy as np
 
-from grader.spec import ArrayValue, Case, RandomValue
+from grader.spec import ArrayValue, Case, LinspaceValue, RandomValue
+from grader.wire import TensorArg
 
 
 def materialize(value: Any) -> Any:
-    """One spec value -> a Python scalar, a string or a numpy array."""
-    if isinstance(value, ArrayValue):
-        return np.array(value.array, dtype=value.dtype)
-    if isinstance(value, RandomValue):
-        return draw(value)
+    """One spec value -> a Python scalar, a string, a numpy array (or tensor), or a dict of those."""
+    if isinstance(value, (ArrayValue, LinspaceValue, RandomValue)):
+        if isinstance(value, ArrayValue):
+            array = np.array(value.array, dtype=value.dtype)
+        elif isinstance(value, LinspaceValue):
+            count = math.prod(value.shape)
+            array = np.linspace(*value.linspace, num=count).reshape(value.shape).astype(value.dtype)
+        else:
+            array = draw(value)
+        return TensorArg(array, value.requires_grad) if value.tensor else array
     if isinstance(value, list):
         return np.array(value, dtype=np.float64)
+    if isinstance(value, dict):
+        return {key: materialize(item) for key, item in value.items()}
     return value
 
 
@@ -64,5 +77,12 @@ def case_args(case: Case) -> tuple[Any, ...]:
 
 
 def copy_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Fresh copies, so that no call can change the inputs another call sees."""
-    return tuple(arg.copy() if isinstance(arg, np.ndarray) else arg for arg in args)
+    """Fresh copies, so that no call can change the inputs another call sees (dicts included:
+    batch norm and optimisers write their state into them)."""
+    return tuple(arg.copy() if isinstance(arg, np.ndarray) else copy.deepcopy(arg) if isinstance(arg, dict) else arg
+                 for arg in args)
+
+
+def named_args(case: Case) -> dict[str, Any]:
+    """A case's arguments by name, freshly copied: what a scenario starts from."""
+    return dict(zip(case.args, copy_args(case_args(case))))

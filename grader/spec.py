@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
+                      model_validator)
+from typing_extensions import TypeAliasType
 
 from grader.errors import SpecError
+from grader.scenarios import Scenario, ScenarioSyntaxError, locate, parse
 
 SCHEMA_VERSION = 1
 """The spec format this grader reads; specs say which one they were written for."""
@@ -77,14 +81,36 @@ class LimitsOverride(_Model):
 NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "uint8", "bool")
 
 
-class ArrayValue(_Model):
-    """An explicit array with a dtype, for integer labels or float32 inputs."""
+DType = Literal["float64", "float32", "int64", "int32", "uint8", "bool"]
+
+
+class _ArrayOptions(_Model):
+    tensor: bool = Field(False, description="Pass a torch tensor of this dtype instead of a numpy array.")
+    requires_grad: bool = Field(False, description="With tensor: track gradients, for grad() in a scenario.")
+
+    @model_validator(mode="after")
+    def _grad_needs_tensor(self) -> "_ArrayOptions":
+        if self.requires_grad and not self.tensor:
+            raise ValueError("requires_grad needs tensor: true")
+        return self
+
+
+class ArrayValue(_ArrayOptions):
+    """An explicit array with a dtype, for integer labels, masks or float32 inputs."""
 
     array: list[Any] = Field(description="Nested lists of numbers.")
-    dtype: Literal["float64", "float32", "int64", "int32", "uint8", "bool"] = "float64"
+    dtype: DType = "float64"
 
 
-class RandomValue(_Model):
+class LinspaceValue(_ArrayOptions):
+    """``np.linspace(start, stop, num=prod(shape)).reshape(shape)``, as CS231n's worked values are built."""
+
+    linspace: tuple[float, float] = Field(description="[start, stop], both included.")
+    shape: list[Annotated[int, Field(ge=0)]] = Field(description="Shape of the array.")
+    dtype: DType = "float64"
+
+
+class RandomValue(_ArrayOptions):
     """An input drawn from a named distribution with a fixed seed, so every run sees the same."""
 
     random: Literal["normal", "uniform", "integers", "dirichlet", "affinity"] = Field(
@@ -99,7 +125,7 @@ class RandomValue(_Model):
     low: float = 0.0
     high: float = 1.0
     alpha: float = Field(1.0, gt=0)
-    dtype: Literal["float64", "float32", "int64", "int32", "uint8", "bool"] | None = None
+    dtype: DType | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "RandomValue":
@@ -112,7 +138,35 @@ class RandomValue(_Model):
         return self
 
 
-Value = Union[bool, int, float, str, list[Any], ArrayValue, RandomValue, None]
+_VALUE_KEYS = ("random", "array", "linspace")
+
+
+def _value_kind(value: Any) -> str:
+    """Which kind of value a spec entry is: a mapping with one of the keys above is that kind of
+    array (so a typo inside it is reported, not taken for a dict), any other mapping is a dict."""
+    if isinstance(value, dict):
+        return next((key for key in _VALUE_KEYS if key in value), "mapping")
+    for kind, model in (("array", ArrayValue), ("linspace", LinspaceValue), ("random", RandomValue)):
+        if isinstance(value, model):
+            return kind
+    return "plain"
+
+
+Value = TypeAliasType(  # type: ignore[misc]
+    "Value",
+    Annotated[
+        Union[
+            Annotated[ArrayValue, Tag("array")],
+            Annotated[LinspaceValue, Tag("linspace")],
+            Annotated[RandomValue, Tag("random")],
+            Annotated[dict[str, "Value"], Tag("mapping")],
+            Annotated[Union[bool, int, float, str, list[Any], None], Tag("plain")],
+        ],
+        Discriminator(_value_kind),
+    ],
+)
+"""A case argument: a number, string, bool or null; a list (a float64 array); an explicit,
+linspace or random array (optionally a torch tensor); or a mapping of names to values (a dict)."""
 
 
 class Case(_Model):
@@ -142,6 +196,9 @@ class ValueCheck(_CheckBase):
     """The student's output equals the reference's on each case, within a tolerance."""
 
     kind: Literal["value"]
+    parts: list[str] | None = Field(
+        None, description="Only these parts: reads of a scenario (or entries of one), or names in `returns`."
+    )
     rtol: float | None = Field(None, description="Relative tolerance; default by dtype.")
     atol: float | None = Field(None, description="Absolute tolerance; default by dtype.")
     nan: Literal["fail", "equal"] = Field(
@@ -153,14 +210,23 @@ class ValueCheck(_CheckBase):
 
 
 class GradientCheck(_CheckBase):
-    """The student's analytic derivative against a numerical one of a reference function."""
+    """The student's analytic derivative against a numerical one of the reference."""
 
     kind: Literal["gradient"]
-    function: str = Field(
-        description="Reference function differentiated numerically; takes the problem's arguments."
+    function: str | None = Field(
+        None, description="Reference function differentiated; takes the problem's arguments, in order."
+    )
+    of: str | None = Field(
+        None, description="Instead of `function`: an expression differentiated, evaluated on the reference "
+        "after the problem's scenario (`out`, `loss`), or a call (`softmax_loss(x, y)[0]`)."
+    )
+    upstream: str | None = Field(
+        None, description="An argument holding dL/d(of): the gradient is that of sum(of * upstream), "
+        "as CS231n's eval_numerical_gradient_array. Default: `of` is a scalar."
     )
     wrt: dict[str, str] = Field(
-        description="Argument name -> path of the student's output holding d function / d argument "
+        description="Argument name -> the part of the student's output holding the derivative: a read of "
+        "the scenario (`dx`, `grads[\"W1\"]`, `layer.dLdW`), a name in `returns`, or a path "
         "('' the whole output, '1' a tuple element, '1.W1' a dict entry inside it)."
     )
     method: Literal["finite_difference", "autograd"] = Field(
@@ -240,6 +306,20 @@ class Retrain(_Model):
 
 AccuracyCheck.model_rebuild()
 
+class Step(_Model):
+    """A scenario step written as a mapping, to repeat it."""
+
+    do: str = Field(description="The step, one line of Python: a call or an assignment.")
+    repeat: int | str = Field(1, description="How many times: a number, or an argument of the case holding it.")
+
+    @field_validator("repeat")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"repeat must be at least 1, got {value}")
+        return value
+
+
 CheckSpec = Annotated[
     Union[ValueCheck, GradientCheck, PropertyCheck, StabilityCheck, AccuracyCheck],
     Field(discriminator="kind"),
@@ -267,6 +347,16 @@ class Problem(_Model):
     returns: list[str] | None = Field(
         None, description="Names of the parts of a returned tuple, for feedback (grad_x, grad_W, ...)."
     )
+    scenario: list[str | Step] | None = Field(
+        None, description="Steps run in one worker, in order: calls, constructions, attribute and item "
+        "assignments, method calls. Names are the case's arguments, names earlier steps assigned, "
+        "the builtins namespace/grad/load_state_dict, and otherwise the student module's functions and classes."
+    )
+    read: list[str] | None = Field(
+        None, description="With a scenario: the values read back after its steps (`dx`, `layer.dLdW`, "
+        "`config[\"velocity\"]`), compared with the same scenario run on the reference."
+    )
+    seed: int = Field(0, ge=0, description="Seeds Python's, numpy's and torch's generators before each step.")
     cases: list[Case] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
     mistakes: list[Mistake] = Field(default_factory=list)
@@ -283,6 +373,42 @@ class Problem(_Model):
     @property
     def function_name(self) -> str:
         return self.function or self.id
+
+    @property
+    def argument_names(self) -> list[str]:
+        """The arguments of the problem's cases (a scenario's cases all have the same ones)."""
+        return list(dict.fromkeys(name for case in self.cases for name in case.args))
+
+    @cached_property
+    def steps(self) -> Scenario | None:
+        """The parsed scenario, or None for a plain function problem."""
+        if self.scenario is None:
+            return None
+        return parse(self._step_sources(), self.read or [], set(self.argument_names))
+
+    def _step_sources(self) -> list[tuple[str, int | str]]:
+        return [(step, 1) if isinstance(step, str) else (step.do, step.repeat) for step in self.scenario or ()]
+
+    @property
+    def part_names(self) -> tuple[str, ...]:
+        """Names of the parts of the output, for feedback: a scenario's reads, or `returns`."""
+        return self.steps.read_texts if self.steps is not None else tuple(self.returns or ())
+
+    def part_path(self, text: str) -> list[str | int]:
+        """Where a part named in a check is in the output (see ``GradientCheck.wrt``)."""
+        if self.steps is not None:
+            return locate(text, self.steps.read_texts)
+        head, _, rest = text.partition(".")
+        names = list(self.returns or ())
+        parts: list[str | int] = [names.index(head)] if head in names else ([int(head)] if head.isdigit() else
+                                                                           ([head] if head else []))
+        return parts + [int(part) if part.isdigit() else part for part in rest.split(".") if part]
+
+    def gradient_of(self, check: "GradientCheck") -> Scenario | None:
+        """A gradient check's `of`, as a scenario on the reference whose last read is the value."""
+        if check.of is None:
+            return None
+        return parse(self._step_sources(), [*(self.read or []), check.of], set(self.argument_names))
 
     def case(self, name: str) -> Case:
         return next(case for case in self.cases if case.name == name)
@@ -335,6 +461,7 @@ class Assignment(_Model):
             if problem.id in RESERVED_IDS:
                 raise _FieldError(f"{where}.id", f"{problem.id!r} is reserved (a gradebook column); rename the problem")
             seen.add(problem.id)
+            _check_scenario(problem, where)
             names = [case.name for case in problem.cases]
             for c_index, name in enumerate(names):
                 if name in names[:c_index]:
@@ -350,12 +477,13 @@ class Assignment(_Model):
                     raise _FieldError(f"{where}.checks.{k_index}.cases", "the check has no case to run on")
                 arg_names = {name for case in problem.cases for name in case.args}
                 if isinstance(check, GradientCheck):
-                    unknown = set(check.wrt) - arg_names
-                    if unknown:
-                        raise _FieldError(
-                            f"{where}.checks.{k_index}.wrt",
-                            f"unknown argument(s) {sorted(unknown)}; arguments are {sorted(arg_names)}",
-                        )
+                    _check_gradient(problem, check, arg_names, f"{where}.checks.{k_index}")
+                if isinstance(check, ValueCheck) and check.parts is not None:
+                    for part in check.parts:
+                        _check_part(problem, part, f"{where}.checks.{k_index}.parts")
+                if isinstance(check, PropertyCheck) and problem.scenario is not None:
+                    raise _FieldError(f"{where}.checks.{k_index}.kind", "property checks grade a plain function; "
+                                      "a scenario's reads are graded with value, gradient or stability checks")
                 if isinstance(check, PropertyCheck) and check.arg is not None and check.arg not in arg_names:
                     raise _FieldError(
                         f"{where}.checks.{k_index}.arg",
@@ -395,6 +523,74 @@ class Assignment(_Model):
     @property
     def max_score(self) -> float:
         return sum(problem.points for problem in self.problems)
+
+
+def _check_scenario(problem: Problem, where: str) -> None:
+    if (problem.scenario is None) != (problem.read is None):
+        field = "read" if problem.read is None else "scenario"
+        raise _FieldError(f"{where}.{field}", "a scenario needs both `scenario` (its steps) and `read` (the values compared)")
+    if problem.scenario is None:
+        return
+    if not problem.scenario:
+        raise _FieldError(f"{where}.scenario", "a scenario needs at least one step")
+    if not problem.read:
+        raise _FieldError(f"{where}.read", "read at least one value")
+    if problem.returns is not None:
+        raise _FieldError(f"{where}.returns", "a scenario's parts are named by its reads; drop `returns`")
+    names = problem.argument_names
+    for c_index, case in enumerate(problem.cases):
+        if list(case.args) != names:
+            raise _FieldError(f"{where}.cases.{c_index}.args",
+                              f"every case of a scenario gives the same arguments, in order: {names}")
+    try:
+        scenario = problem.steps
+    except ScenarioSyntaxError as error:
+        field = "read" if str(error).startswith("read") else "scenario"
+        raise _FieldError(f"{where}.{field}", str(error)) from None
+    assert scenario is not None
+    counts = {step.repeat for step in problem.scenario if isinstance(step, Step) and isinstance(step.repeat, str)}
+    for count in counts:
+        if count not in names:
+            raise _FieldError(f"{where}.scenario", f"repeat: {count!r} is not an argument of the cases ({names})")
+        for c_index, case in enumerate(problem.cases):
+            value = case.args[count]
+            if type(value) is not int or value < 1:
+                raise _FieldError(f"{where}.cases.{c_index}.args.{count}",
+                                  f"{count} is a repeat count: a whole number of at least 1, got {value!r}")
+    unused = [name for name in names if name not in scenario.arguments and name not in counts]
+    if unused:
+        raise _FieldError(f"{where}.cases", f"argument(s) {unused} are not used by the scenario (a typo?)")
+
+
+def _check_part(problem: Problem, text: str, loc: str) -> None:
+    try:
+        path = problem.part_path(text)
+    except ScenarioSyntaxError as error:
+        raise _FieldError(loc, str(error)) from None
+    if problem.steps is None and path and isinstance(path[0], str):
+        raise _FieldError(loc, f"unknown part {text!r}; name a part in `returns` ({problem.returns}) or give a path "
+                          "such as '1' or '1.W1'")
+
+
+def _check_gradient(problem: Problem, check: GradientCheck, arg_names: set[str], where: str) -> None:
+    if (check.function is None) == (check.of is None):
+        raise _FieldError(f"{where}.of", "give either `function` (a reference function) or `of` (an expression)")
+    if problem.scenario is not None and check.function is not None:
+        raise _FieldError(f"{where}.function", "a scenario's gradient check differentiates `of`, a read of the scenario")
+    unknown = set(check.wrt) - arg_names
+    if unknown:
+        raise _FieldError(f"{where}.wrt", f"unknown argument(s) {sorted(unknown)}; arguments are {sorted(arg_names)}")
+    if check.upstream is not None and check.upstream not in arg_names:
+        raise _FieldError(f"{where}.upstream", f"unknown argument {check.upstream!r}; arguments are {sorted(arg_names)}")
+    if check.upstream is not None and check.of is None:
+        raise _FieldError(f"{where}.upstream", "upstream weights `of`; give `of`")
+    try:
+        problem.gradient_of(check)
+    except ScenarioSyntaxError as error:
+        raise _FieldError(f"{where}.of", str(error).removeprefix("read ").split(" ", 1)[-1]) from None
+    for part in check.wrt.values():
+        if part:
+            _check_part(problem, part, f"{where}.wrt")
 
 
 class _FieldError(ValueError):
@@ -471,8 +667,10 @@ def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> Spec
         problem = str(entry.get("id")) if isinstance(entry, dict) and entry.get("id") else f"#{index + 1}"
         loc = loc[2:]
     # Pydantic adds the union member's tag to the location ("checks.0.value.rtol"); drop it.
-    loc = [part for part in loc if part not in _CHECK_KINDS and not part.startswith("function-")]
+    loc = [part for part in loc if part not in _CHECK_KINDS and part not in _VALUE_TAGS
+           and not part.startswith("function-")]
     return SpecError(message.removeprefix("Value error, "), file=str(path), problem=problem, field=".".join(loc))
 
 
 _CHECK_KINDS = {"value", "gradient", "property", "stability", "accuracy"}
+_VALUE_TAGS = {*_VALUE_KEYS, "mapping", "plain", "str", "Step"}

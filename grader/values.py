@@ -1,13 +1,16 @@
-"""Values returned by student or reference code, made plain: numpy data instead of tensors.
+"""Values between plain data and the code under test: tensors made plain, and made live again.
 
 Used on both sides of the sandbox: by the worker before a value crosses the pipe, and by the
-reference expectations in the grader's own process, so that both compare the same kind of data.
+reference expectations in the grader's own process, so that both compare the same kind of data
+and call their code with the same kind of arguments.
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any
+
+from grader.wire import TensorArg
 
 _isinstance = isinstance  # bound at import, like the worker's own references to builtins
 
@@ -24,4 +27,19 @@ def to_plain(value: Any) -> Any:
         return type(value)(to_plain(item) for item in value)
     if type(value) is dict:
         return {key: to_plain(item) for key, item in value.items()}
+    return value
+
+
+def live(value: Any) -> Any:
+    """Arguments as the code under test receives them: each ``TensorArg`` (in dicts and lists too)
+    becomes a torch tensor of its own, imported only then."""
+    if type(value) is TensorArg:
+        import torch
+
+        tensor = torch.from_numpy(value.array.copy())
+        return tensor.requires_grad_(True) if value.requires_grad else tensor
+    if type(value) is dict:
+        return {key: live(item) for key, item in value.items()}
+    if type(value) in (tuple, list):
+        return type(value)(live(item) for item in value)
     return value

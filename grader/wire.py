@@ -45,6 +45,24 @@ class WireError(Exception):
     """A message is malformed, too large, or holds a value that may not cross."""
 
 
+class TensorArg:
+    """A torch tensor argument as plain data: its array and whether it tracks gradients.
+
+    The grader describes tensor inputs without importing torch; the side that runs the code under
+    test turns them into tensors (``grader.values.live``). Only requests carry them.
+    """
+
+    __slots__ = ("array", "requires_grad")
+
+    def __init__(self, array: np.ndarray, requires_grad: bool = False) -> None:
+        self.array = array
+        self.requires_grad = requires_grad
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor(shape={tuple(self.array.shape)}, dtype={self.array.dtype}{grad})"
+
+
 # --- encoding (both sides) --------------------------------------------------------------------
 
 
@@ -93,6 +111,9 @@ def encode(value: Any, blobs: list[bytes], *, path: str = "", max_bytes: int | N
             raise WireError(f"returned more than the limit of {max_bytes} bytes of arrays{where}")
         blobs.append(_npy_bytes(value))
         return {"t": "array", "i": len(blobs) - 1}
+    if type(value) is TensorArg:
+        return {"t": "tensor", "g": bool(value.requires_grad),
+                "a": encode(value.array, blobs, path=path, max_bytes=max_bytes)}
     if type(value) in (tuple, list):
         tag = "tuple" if type(value) is tuple else "list"
         return {"t": tag, "items": [encode(item, blobs, path=f"{path}.{i}".lstrip("."), max_bytes=max_bytes)
@@ -128,8 +149,10 @@ def _decode_scalar(tag: str, value: Any) -> Any:
     raise WireError(f"value node of type {tag} holds {type(value).__name__}")
 
 
-def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
+def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0, tensors: bool = False) -> Any:
     """Rebuild a value tree from untrusted nodes and already-validated arrays.
+
+    ``tensors``: accept ``TensorArg`` nodes (a worker reading its request); replies may not hold them.
 
     Raises:
         WireError: for anything malformed: unknown tags, nesting deeper than MAX_DEPTH, integers
@@ -149,15 +172,20 @@ def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0) -> Any:
         if type(index) is not int or not 0 <= index < len(blobs):
             raise WireError("array node points to no blob")
         return blobs[index]
+    if tag == "tensor" and tensors:
+        array = decode(node.get("a"), blobs, depth=depth + 1)
+        if not isinstance(array, np.ndarray):
+            raise WireError("tensor node holds no array")
+        return TensorArg(array, bool(node.get("g")))
     if tag in ("tuple", "list"):
-        items = [decode(item, blobs, depth=depth + 1) for item in node.get("items", [])]
+        items = [decode(item, blobs, depth=depth + 1, tensors=tensors) for item in node.get("items", [])]
         return tuple(items) if tag == "tuple" else items
     if tag == "dict":
         result: dict[str, Any] = {}
         for pair in node.get("items", []):
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
                 raise WireError("malformed dict node")
-            result[pair[0]] = decode(pair[1], blobs, depth=depth + 1)
+            result[pair[0]] = decode(pair[1], blobs, depth=depth + 1, tensors=tensors)
         return result
     raise WireError(f"unknown value node type {tag!r}")
 

@@ -1,0 +1,199 @@
+"""Run a scenario plan (``grader.scenarios``) against a module: the worker's and the grader's side.
+
+The plan is plain data; this module walks it: it calls the module's functions and classes, sets
+attributes and dict entries, keeps every intermediate object (a cache, an instance, a config dict)
+in a private namespace, and returns only the values the plan reads. In the worker that module is
+the student's and the objects never leave the process; in the grader it is the reference, run the
+same way so that both sides mean the same thing by every step.
+
+Imported by the worker before any student code: numpy and the standard library only; torch is
+imported lazily, by the builtins that need it.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import types
+from typing import Any, Callable
+
+import numpy as np
+
+from grader.values import live
+
+Lookup = Callable[[str], Any]
+"""Resolves a global name (a function or class of the module); raises ``NameNotDefined``."""
+
+
+class NameNotDefined(Exception):
+    """The module has no such function or class."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class StepFailed(Exception):
+    """A step (or a read) raised; ``__cause__`` is what the code under test raised."""
+
+    def __init__(self, where: str, text: str) -> None:
+        super().__init__(f"{where} `{text}`")
+        self.where = where
+        self.text = text
+
+
+class ScenarioMismatch(Exception):
+    """The code returned something the scenario cannot use (unpacking the wrong number of values)."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's legacy global and (when loaded) torch's generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _grad(outputs: Any, inputs: Any, grad_outputs: Any = None) -> tuple[Any, ...]:
+    """``torch.autograd.grad``: the gradients of ``outputs`` (weighted by ``grad_outputs``) w.r.t. ``inputs``."""
+    import torch
+
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if grad_outputs is None:
+        grad_outputs = torch.ones_like(outputs)
+    return tuple(torch.autograd.grad(outputs, inputs, grad_outputs=grad_outputs.to(outputs.dtype)))
+
+
+def load_state_dict(module: Any, state: dict[str, Any]) -> None:
+    """Load ``state`` strictly, explaining a mismatch by submodule and parameter name."""
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    own = module.state_dict()
+    problems = []
+    for key, value in state.items():
+        if key not in own:
+            owner = key.rsplit(".", 1)[0]
+            has_owner = any(name == owner for name, _ in module.named_modules())
+            problems.append(f"your module has no parameter `{key}`" if has_owner
+                            else f"your module has no submodule `{owner}`")
+        elif tuple(own[key].shape) != tuple(value.shape):
+            problems.append(f"`{key}` has shape {tuple(own[key].shape)}, expected {tuple(value.shape)}")
+    problems += [f"your module has an extra parameter `{key}` the handout does not ask for"
+                 for key in own if key not in state]
+    if problems:
+        raise ValueError("; ".join(problems))
+    module.load_state_dict(state, strict=True)
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {
+    "namespace": types.SimpleNamespace,
+    "grad": _grad,
+    "load_state_dict": load_state_dict,
+}
+
+
+class _Run:
+    def __init__(self, lookup: Lookup, env: dict[str, Any]) -> None:
+        self.lookup = lookup
+        self.env = env
+
+    def value(self, node: list[Any]) -> Any:
+        tag = node[0]
+        if tag == "name":
+            return self.env[node[1]]
+        if tag == "global":
+            return self.lookup(node[1])
+        if tag == "builtin":
+            return BUILTINS[node[1]]
+        if tag == "const":
+            return node[1]
+        if tag == "neg":
+            return -self.value(node[1])
+        if tag == "attr":
+            return getattr(self.value(node[1]), node[2])
+        if tag == "item":
+            return self.value(node[1])[self.value(node[2])]
+        if tag == "call":
+            function = self.value(node[1])
+            args = [self.value(arg) for arg in node[2]]
+            kwargs = {name: self.value(arg) for name, arg in node[3]}
+            return function(*args, **kwargs)
+        if tag == "list":
+            return [self.value(item) for item in node[1]]
+        if tag == "tuple":
+            return tuple(self.value(item) for item in node[1])
+        if tag == "dict":
+            return {self.value(key): self.value(item) for key, item in node[1]}
+        raise ValueError(f"unknown plan node {tag!r}")
+
+    def assign(self, target: list[Any], value: Any) -> None:
+        tag = target[0]
+        if tag == "name":
+            self.env[target[1]] = value
+        elif tag == "attr":
+            setattr(self.value(target[1]), target[2], value)
+        elif tag == "item":
+            self.value(target[1])[self.value(target[2])] = value
+        elif tag == "unpack":
+            names = target[1]
+            if isinstance(value, (dict, str)) or not hasattr(value, "__iter__"):
+                raise ScenarioMismatch(f"returned {_kind(value)}, but the step unpacks {len(names)} values")
+            items = list(value)
+            if len(items) != len(names):
+                raise ScenarioMismatch(f"returned {len(items)} value{'s' * (len(items) != 1)}, "
+                                       f"but the step unpacks {len(names)}")
+            for item_target, item in zip(names, items):
+                self.assign(item_target, item)
+        else:
+            raise ValueError(f"unknown plan target {tag!r}")
+
+
+def _kind(value: Any) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any]) -> tuple[Any, ...]:
+    """Run every step, then return the reads, in order.
+
+    Each step runs with every generator seeded from ``plan["seed"]`` and its position, so a
+    constructor's random weights and a seeded dropout mask are the same in every run. The
+    namespace, and every object the steps made, are released (and collected) before this returns,
+    so a student's ``__del__`` runs within the call that made the object.
+
+    Raises:
+        StepFailed: from the exception a step or read raised (``__cause__``).
+        NameNotDefined: a function or class the plan needs is not in the module.
+    """
+    runner = _Run(lookup, {name: live(value) for name, value in args.items()})
+    try:
+        for index, step in enumerate(plan["steps"]):
+            seed_everything(int(plan["seed"]) + index)
+            count = step.get("repeat", 1)
+            # A count may name an argument of the case (one scenario, 1 step public, 3 hidden).
+            for _ in range(int(runner.env[count] if isinstance(count, str) else count)):
+                try:
+                    value = runner.value(step["do"])
+                    if step["to"] is not None:
+                        runner.assign(step["to"], value)
+                except NameNotDefined:
+                    raise
+                except BaseException as error:
+                    raise StepFailed(f"step {index + 1}", step["text"]) from error
+        reads = []
+        for index, node in enumerate(plan["reads"]):
+            try:
+                reads.append(runner.value(node))
+            except NameNotDefined:
+                raise
+            except BaseException as error:
+                texts = plan.get("read_texts") or []
+                raise StepFailed("reading", str(texts[index]) if index < len(texts) else f"#{index + 1}") from error
+        return tuple(reads)
+    finally:
+        runner.env.clear()
+        del runner
+        gc.collect()

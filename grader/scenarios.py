@@ -1,0 +1,206 @@
+"""Scenarios: the short Python-like scripts a spec writes to grade caches, state and classes.
+
+A scenario is a list of steps, each one line of a small subset of Python::
+
+    out, cache = affine_forward(x, w, b)          # call a function, keep what it returns
+    layer = Linear(3, 2)                          # construct a class
+    layer.W = W                                   # set an attribute (weights)
+    net.params["W1"] = W1                         # set a dict entry
+    opt.step()                                    # call a method (repeat it with `repeat: N`)
+
+and a list of reads (``layer.dLdW``, ``config["velocity"]``) whose values are compared with the
+same scenario run on the reference. The lines are parsed here, in the trusted process, with
+``ast`` and never executed: they become a plan of plain JSON nodes that ``grader.interpreter``
+walks, in the worker against the student's module and in the grader against the reference. Names
+resolve in this order: the case's arguments and the names earlier steps assigned, the interpreter's
+builtins (``namespace``, ``grad``, ``load_state_dict``), and otherwise the student's module
+(functions and classes).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+BUILTINS = frozenset({"namespace", "grad", "load_state_dict"})
+"""Helpers the interpreter provides (see ``grader.interpreter``), named like the module's own."""
+
+Node = list[Any]
+"""A plan node: ``[tag, ...]``, plain JSON so it can cross to a worker as data."""
+
+
+class ScenarioSyntaxError(ValueError):
+    """A step or read is not in the supported subset; the message says which part and why."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed scenario: the plan both sides run, and the texts feedback shows."""
+
+    steps: tuple[dict[str, Any], ...]
+    reads: tuple[Node, ...]
+    read_texts: tuple[str, ...]
+    step_texts: tuple[str, ...]
+    globals: frozenset[str]
+    """Names looked up in the student's module (functions and classes the scenario uses)."""
+    arguments: frozenset[str]
+    """Case arguments the scenario uses."""
+
+    def plan(self, seed: int) -> dict[str, Any]:
+        """The plan sent to a worker (and run on the reference): steps, reads and the seed."""
+        return {"steps": list(self.steps), "reads": list(self.reads), "read_texts": list(self.read_texts),
+                "seed": seed}
+
+    def script(self) -> str:
+        """The scenario as the Python a student can paste to reproduce it."""
+        return "\n".join([*self.step_texts, *(f"print({text})" for text in self.read_texts)])
+
+
+class _Parser:
+    def __init__(self, arguments: set[str]) -> None:
+        self.arguments = arguments
+        self.bound: set[str] = set(arguments)
+        self.used_arguments: set[str] = set()
+        self.globals: set[str] = set()
+
+    def expression(self, node: ast.AST) -> Node:
+        if isinstance(node, ast.Name):
+            if node.id in self.bound:
+                if node.id in self.arguments:
+                    self.used_arguments.add(node.id)
+                return ["name", node.id]
+            if node.id in BUILTINS:
+                return ["builtin", node.id]
+            if node.id in ("None", "True", "False"):
+                return ["const", {"None": None, "True": True, "False": False}[node.id]]
+            self.globals.add(node.id)
+            return ["global", node.id]
+        if isinstance(node, ast.Constant):
+            if node.value is None or type(node.value) in (bool, int, float, str):
+                return ["const", node.value]
+            raise ScenarioSyntaxError(f"constant {node.value!r} is not a number, string, bool or None")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return ["neg", self.expression(node.operand)]
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("__"):
+                raise ScenarioSyntaxError(f"dunder attribute {node.attr!r} is not allowed")
+            return ["attr", self.expression(node.value), node.attr]
+        if isinstance(node, ast.Subscript):
+            return ["item", self.expression(node.value), self.expression(node.slice)]
+        if isinstance(node, ast.Call):
+            if any(isinstance(arg, ast.Starred) for arg in node.args) or any(kw.arg is None for kw in node.keywords):
+                raise ScenarioSyntaxError("*args and **kwargs are not supported; write the arguments out")
+            return ["call", self.expression(node.func), [self.expression(arg) for arg in node.args],
+                    [[kw.arg, self.expression(kw.value)] for kw in node.keywords]]
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return ["list" if isinstance(node, ast.List) else "tuple", [self.expression(item) for item in node.elts]]
+        if isinstance(node, ast.Dict):
+            if any(key is None for key in node.keys):
+                raise ScenarioSyntaxError("**mapping in a dict display is not supported")
+            return ["dict", [[self.expression(k), self.expression(v)] for k, v in zip(node.keys, node.values) if k]]
+        raise ScenarioSyntaxError(
+            f"{type(node).__name__} is not supported; a step is a call, an assignment of a call or value, "
+            "an attribute or item, or a list, tuple or dict of those"
+        )
+
+    def target(self, node: ast.AST) -> Node:
+        if isinstance(node, ast.Name):
+            if node.id in BUILTINS:
+                raise ScenarioSyntaxError(f"{node.id!r} is a builtin of scenarios; choose another name")
+            return ["name", node.id]
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return ["unpack", [self.target(item) for item in node.elts]]
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("__"):
+                raise ScenarioSyntaxError(f"dunder attribute {node.attr!r} is not allowed")
+            return ["attr", self.expression(node.value), node.attr]
+        if isinstance(node, ast.Subscript):
+            return ["item", self.expression(node.value), self.expression(node.slice)]
+        raise ScenarioSyntaxError(f"cannot assign to {type(node).__name__}")
+
+    def bind(self, target: Node) -> None:
+        if target[0] == "name":
+            self.bound.add(target[1])
+        elif target[0] == "unpack":
+            for item in target[1]:
+                self.bind(item)
+
+    def step(self, text: str, repeat: int | str) -> dict[str, Any]:
+        if isinstance(repeat, str):
+            if repeat not in self.arguments:
+                raise ScenarioSyntaxError(f"repeat: {repeat!r} is not an argument of the cases")
+            self.used_arguments.add(repeat)
+        statement = _single(text, "exec")
+        if isinstance(statement, ast.Expr):
+            return {"do": self.expression(statement.value), "to": None, "repeat": repeat, "text": text}
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            value = self.expression(statement.value)
+            target = self.target(statement.targets[0])
+            self.bind(target)
+            return {"do": value, "to": target, "repeat": repeat, "text": text}
+        raise ScenarioSyntaxError("a step is an expression (a call) or one assignment `target = value`")
+
+    def read(self, text: str) -> Node:
+        return self.expression(_single(text, "eval"))
+
+
+def _single(text: str, mode: str) -> Any:
+    try:
+        tree = ast.parse(text.strip(), mode=mode)
+    except SyntaxError as error:
+        raise ScenarioSyntaxError(f"not valid Python: {error.msg}") from None
+    if mode == "eval":
+        return tree.body
+    if len(tree.body) != 1:
+        raise ScenarioSyntaxError("one statement per step")
+    return tree.body[0]
+
+
+def parse(steps: list[tuple[str, int | str]], reads: list[str], arguments: set[str]) -> Scenario:
+    """Parse steps (text, repeat) and reads for a problem whose cases define ``arguments``.
+
+    Raises:
+        ScenarioSyntaxError: naming the step or read (``steps.2``, ``read.0``) that is wrong.
+    """
+    parser = _Parser(arguments)
+    parsed = []
+    for index, (text, repeat) in enumerate(steps):
+        try:
+            parsed.append(parser.step(text, repeat))
+        except ScenarioSyntaxError as error:
+            raise ScenarioSyntaxError(f"step {index + 1} `{text}`: {error}") from None
+    read_nodes = []
+    for index, text in enumerate(reads):
+        try:
+            read_nodes.append(parser.read(text))
+        except ScenarioSyntaxError as error:
+            raise ScenarioSyntaxError(f"read {index + 1} `{text}`: {error}") from None
+    return Scenario(
+        steps=tuple(parsed),
+        reads=tuple(read_nodes),
+        read_texts=tuple(text.strip() for text in reads),
+        step_texts=tuple(text.strip() + ("" if repeat == 1 else f"  # repeated {repeat} times") for text, repeat in steps),
+        globals=frozenset(parser.globals),
+        arguments=frozenset(parser.used_arguments),
+    )
+
+
+def locate(text: str, read_texts: tuple[str, ...]) -> list[str | int]:
+    """Where a part named in a check (``dx``, ``grads["W1"]``, ``layer.dLdW``) is in the tuple of
+    read values: the index of the read it starts from, then dict keys or tuple indices.
+
+    Raises:
+        ScenarioSyntaxError: the text is neither a read nor a key or index into one.
+    """
+    dumps = {ast.dump(_single(read, "eval")): index for index, read in enumerate(read_texts)}
+    node = _single(text, "eval")
+    path: list[str | int] = []
+    while ast.dump(node) not in dumps:
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                and type(node.slice.value) in (str, int):
+            path.insert(0, node.slice.value)
+            node = node.value
+        else:
+            raise ScenarioSyntaxError(f"`{text}` is not one of the reads {list(read_texts)} or an entry of one")
+    return [dumps[ast.dump(node)], *path]
