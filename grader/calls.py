@@ -34,13 +34,14 @@ LIMIT_STATUSES = frozenset({"timeout", "died", "protocol"})
 
 @dataclass(frozen=True)
 class Call:
-    """One request: call ``module.function(*args)``, or a model operation (``op``)."""
+    """One request: call ``module.function(*args)``, run a scenario plan (``options["plan"]``, its
+    arguments by name in ``args[0]``), or a model operation (``op``)."""
 
     key: str
     module: str
     function: str
     args: tuple[Any, ...] = ()
-    op: Literal["call", "evaluate_model", "train_model"] = "call"
+    op: Literal["call", "scenario", "evaluate_model", "train_model"] = "call"
     options: dict[str, Any] = field(default_factory=dict, compare=False)
     arrays: tuple[np.ndarray, ...] = field(default=(), compare=False)
     """Raw array payload of model operations (images), sent as .npy blobs."""

@@ -13,6 +13,7 @@ imported lazily, by the builtins that need it.
 from __future__ import annotations
 
 import gc
+import itertools
 import random
 import sys
 import types
@@ -63,7 +64,10 @@ def _grad(outputs: Any, inputs: Any, grad_outputs: Any = None) -> tuple[Any, ...
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     if grad_outputs is None:
         grad_outputs = torch.ones_like(outputs)
-    return tuple(torch.autograd.grad(outputs, inputs, grad_outputs=grad_outputs.to(outputs.dtype)))
+    # retain_graph: the grader may differentiate the same output again (a gradient check's `of`);
+    # an input the output does not depend on (detached by the code) has a zero gradient.
+    return tuple(torch.autograd.grad(outputs, inputs, grad_outputs=grad_outputs.to(outputs.dtype), retain_graph=True,
+                                     allow_unused=True, materialize_grads=True))
 
 
 def load_state_dict(module: Any, state: dict[str, Any]) -> None:
@@ -142,8 +146,11 @@ class _Run:
             names = target[1]
             if isinstance(value, (dict, str)) or not hasattr(value, "__iter__"):
                 raise ScenarioMismatch(f"returned {_kind(value)}, but the step unpacks {len(names)} values")
-            items = list(value)
-            if len(items) != len(names):
+            # One more than needed, to tell "too many" without exhausting an endless iterator.
+            items = list(itertools.islice(iter(value), len(names) + 1))
+            if len(items) > len(names):
+                raise ScenarioMismatch(f"returned more than {len(names)} values, but the step unpacks {len(names)}")
+            if len(items) < len(names):
                 raise ScenarioMismatch(f"returned {len(items)} value{'s' * (len(items) != 1)}, "
                                        f"but the step unpacks {len(names)}")
             for item_target, item in zip(names, items):
@@ -156,13 +163,14 @@ def _kind(value: Any) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
-def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any]) -> tuple[Any, ...]:
+def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: bool = False) -> tuple[Any, ...]:
     """Run every step, then return the reads, in order.
 
     Each step runs with every generator seeded from ``plan["seed"]`` and its position, so a
     constructor's random weights and a seeded dropout mask are the same in every run. The
-    namespace, and every object the steps made, are released (and collected) before this returns,
-    so a student's ``__del__`` runs within the call that made the object.
+    namespace, and every object the steps made, are released before this returns; with
+    ``collect`` (the worker) unreachable cycles are collected too, so a student's ``__del__`` runs
+    within the request that made the object and its misbehaviour is charged to that problem.
 
     Raises:
         StepFailed: from the exception a step or read raised (``__cause__``).
@@ -196,4 +204,5 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any]) -> tuple[Any
     finally:
         runner.env.clear()
         del runner
-        gc.collect()
+        if collect:
+            gc.collect()

@@ -43,3 +43,19 @@ def live(value: Any) -> Any:
     if type(value) in (tuple, list):
         return type(value)(live(item) for item in value)
     return value
+
+
+def select(value: Any, path: list[str | int]) -> Any:
+    """The part of a plain value at a path of tuple indices and dict keys (``[2, "W1"]``).
+
+    Raises:
+        KeyError: the value has no such part (a student's dict without the key, a short tuple).
+    """
+    for part in path:
+        if type(part) is int and isinstance(value, (tuple, list)) and 0 <= part < len(value):
+            value = value[part]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(part)
+    return value

@@ -17,12 +17,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader import datasets, reference
-from grader.cases import case_args, copy_args
+from grader import datasets, interpreter, reference
+from grader.cases import case_args, copy_args, named_args
 from grader.errors import ReferenceImplementationError
 from grader.grading.checks.gradient import autograd_gradient, numerical_gradient
+from grader.scenarios import Scenario
 from grader.spec import Assignment, Case, GradientCheck, Mistake, Problem
-from grader.values import to_plain
+from grader.values import live, to_plain
 
 
 class Unavailable(Exception):
@@ -71,16 +72,32 @@ class ReferenceExpectations:
             raise ReferenceImplementationError(f"{self.assignment.source}: the spec names no reference module")
         return reference.function_of(self._reference, name, what="reference function")
 
-    def _run(self, function: Callable[..., Any], case: Case, what: str) -> Any:
+    def _lookup(self, problem: Problem, replaced: Callable[..., Any] | None = None) -> interpreter.Lookup:
+        """How a scenario on the reference finds its functions and classes (one of them replaced by a
+        declared mistake, to compute what that mistake returns)."""
+
+        def lookup(name: str) -> Any:
+            if replaced is not None and name == problem.function_name:
+                return replaced
+            return self._reference_function(name)
+
+        return lookup
+
+    def _run(self, problem: Problem, case: Case, what: str) -> Any:
         try:
-            return to_plain(function(*copy_args(case_args(case))))
+            return to_plain(self._outcome(problem, case, self._lookup(problem)))
         except Exception as error:
-            raise ReferenceImplementationError(f"{what} raised on case {case.name!r}: {type(error).__name__}: {error}") from error
+            raise ReferenceImplementationError(f"{what} raised on case {case.name!r}: {_reason(error)}") from error
+
+    def _outcome(self, problem: Problem, case: Case, lookup: interpreter.Lookup) -> Any:
+        """What the problem's code returns on a case: its function's value, or its scenario's reads."""
+        if problem.steps is not None:
+            return interpreter.run(problem.steps.plan(problem.seed), lookup, named_args(case))
+        return lookup(problem.function_name)(*live(copy_args(case_args(case))))
 
     def expected(self, problem: Problem, case: Case) -> Any:
         def compute() -> Any:
-            function = self._reference_function(problem.function_name)
-            return self._run(function, case, f"reference {problem.function_name}")
+            return self._run(problem, case, f"reference {problem.function_name}")
 
         return self._cache.get(("expected", problem.id, case.name), compute)
 
@@ -89,24 +106,57 @@ class ReferenceExpectations:
         assert isinstance(check, GradientCheck)
 
         def compute() -> dict[str, np.ndarray]:
-            function = self._reference_function(check.function)
-            args = copy_args(case_args(case))
-            names = list(case.args)
-            result = {}
-            for arg in check.wrt:
-                index = names.index(arg)
-                try:
+            try:
+                of = problem.gradient_of(check)
+                if of is not None:
+                    return self._gradient_of(problem, of, check, case)
+                function = self._reference_function(check.function or "")
+                args = copy_args(case_args(case))
+                names = list(case.args)
+                result = {}
+                for arg in check.wrt:
+                    index = names.index(arg)
                     if check.method == "autograd":
                         result[arg] = autograd_gradient(function, args, index)
                     else:
                         result[arg] = numerical_gradient(function, args, index, check.eps)
-                except Exception as error:
-                    raise ReferenceImplementationError(
-                        f"differentiating {check.function} on case {case.name!r} failed: {type(error).__name__}: {error}"
-                    ) from error
-            return result
+                return result
+            except ReferenceImplementationError:
+                raise
+            except Exception as error:
+                raise ReferenceImplementationError(
+                    f"differentiating {check.of or check.function} on case {case.name!r} failed: {_reason(error)}"
+                ) from error
 
         return self._cache.get(("gradient", problem.id, check_index, case.name), compute)
+
+    def _gradient_of(self, problem: Problem, of: Scenario, check: GradientCheck, case: Case) -> dict[str, np.ndarray]:
+        """d sum(of * upstream) / d argument, for each argument of ``wrt``: the problem's scenario (if
+        any) run on the reference with that argument moved, ``of`` its last read."""
+        plan = of.plan(problem.seed)
+        lookup = self._lookup(problem)
+        names = list(case.args)
+        if check.method == "autograd":
+            import torch
+
+            args = live(named_args(case))
+            for name in check.wrt:
+                value = args[name]
+                value = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=torch.float64)
+                args[name] = value.detach().clone().requires_grad_(True)
+            value = interpreter.run(plan, lookup, args)[-1]
+            weights = torch.ones_like(value) if check.upstream is None else torch.as_tensor(args[check.upstream])
+            grads = torch.autograd.grad((value * weights.to(value.dtype)).sum(), [args[name] for name in check.wrt])
+            return {name: grad.detach().numpy().astype(np.float64) for name, grad in zip(check.wrt, grads)}
+
+        def objective(*values: Any) -> float:
+            reads = interpreter.run(plan, lookup, dict(zip(names, copy_args(values))))
+            value = np.asarray(to_plain(reads[-1]), dtype=np.float64)
+            weights = 1.0 if check.upstream is None else np.asarray(values[names.index(check.upstream)], np.float64)
+            return float(np.sum(value * weights))
+
+        args = case_args(case)
+        return {name: numerical_gradient(objective, args, names.index(name), check.eps) for name in check.wrt}
 
     def mistake_function(self, problem: Problem, mistake: Mistake) -> Callable[..., Any]:
         if self._mistakes is None:
@@ -122,14 +172,14 @@ class ReferenceExpectations:
 
     def mistake_output(self, problem: Problem, mistake: Mistake, case: Case) -> Any:
         def compute() -> Any:
-            function = self.mistake_function(problem, mistake)
+            lookup = self._lookup(problem, replaced=self.mistake_function(problem, mistake))
             try:
                 # A mistake may overflow on purpose; its warnings are not the instructor's concern.
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore")
-                    return to_plain(function(*copy_args(case_args(case))))
+                    return to_plain(self._outcome(problem, case, lookup))
             except Exception as error:  # noqa: BLE001 - a mistake may well raise
-                return MistakeRaised(f"{type(error).__name__}: {error}")
+                return MistakeRaised(_reason(error))
 
         return self._cache.get(("mistake", problem.id, mistake.id, case.name), compute)
 
@@ -143,6 +193,13 @@ class ReferenceExpectations:
             return images[start:stop], labels[start:stop]
 
         return self._cache.get(("mnist", split, start, stop), compute)
+
+
+def _reason(error: BaseException) -> str:
+    """An error of the instructor's code in one line, naming the scenario step when there is one."""
+    if isinstance(error, interpreter.StepFailed) and error.__cause__ is not None:
+        return f"{error.where} `{error.text}`: {type(error.__cause__).__name__}: {error.__cause__}"
+    return f"{type(error).__name__}: {error}"
 
 
 class KitExpectations:

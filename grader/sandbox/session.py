@@ -26,7 +26,7 @@ _SPAWN_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "retur
 def encode_request(call: Call) -> tuple[dict[str, Any], list[bytes]]:
     blobs: list[bytes] = []
     header: dict[str, Any] = {"op": call.op, "module": call.module, "function": call.function, **call.options}
-    if call.op == "call":
+    if call.op in ("call", "scenario"):
         header["args"] = wire.encode(tuple(call.args), blobs)
     else:
         for array in call.arrays:

@@ -8,6 +8,7 @@ references or expected values, and none of those are ever sent to it.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.abc
 import importlib.util
@@ -22,8 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader import wire
-from grader.values import to_plain
+from grader import interpreter, wire
+from grader.sandbox import notebook
+from grader.values import live, to_plain
 
 
 MAX_TEXT = 4000
@@ -57,9 +59,11 @@ def _trim(text: str, limit: int = MAX_TEXT) -> str:
 class Worker:
     """Serves one submission; created in the forked child after isolation is in place."""
 
-    def __init__(self, submission_dir: Path, *, max_return_bytes: int) -> None:
+    def __init__(self, submission_dir: Path, *, max_return_bytes: int, contain_finalizers: bool = False) -> None:
         self.submission_dir = submission_dir
         self.max_return_bytes = max_return_bytes
+        self.contain_finalizers = contain_finalizers
+        """Collect a scenario's objects before answering (only worth it in a sandboxed worker)."""
         self.modules: dict[str, types.ModuleType] = {}
         self.modelrun: types.ModuleType | None = None
         self.import_errors: dict[str, dict[str, Any]] = {}
@@ -91,6 +95,7 @@ class Worker:
         handler: Callable[[dict[str, Any], list[bytes]], tuple[dict[str, Any], list[bytes]]] | None = {
             "import": self.import_module,
             "call": self.call,
+            "scenario": self.scenario,
             "evaluate_model": self.evaluate_model,
             "train_model": self.train_model,
         }.get(str(op))
@@ -105,16 +110,22 @@ class Worker:
         if name in self.import_errors:
             return self.import_errors[name], []
         path = self.submission_dir / f"{name}.py"
+        notebook_path = self.submission_dir / f"{name}.ipynb"
         reply: dict[str, Any]
-        if not path.is_file():
-            reply = {"status": "missing_module", "message": f"{name}.py is missing from the submission"}
+        if not path.is_file() and not notebook_path.is_file():
+            reply = {"status": "missing_module", "message": f"{name}.py is missing from the submission (a notebook, {name}.ipynb, is accepted too)"}
             self.import_errors[name] = reply
             return reply, []
         start = _perf_counter()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.modules[name] = importlib.import_module(name)
+                self.modules[name] = (importlib.import_module(name) if path.is_file()
+                                      else self._import_notebook(name, notebook_path))
+        except notebook.NotebookError as error:
+            reply = {"status": "import_error", "message": str(error), "seconds": _perf_counter() - start}
+            self.import_errors[name] = reply
+            return reply, []
         except BaseException as error:  # noqa: BLE001 - SystemExit at import is a student error too
             reply = {
                 "status": "import_error",
@@ -126,6 +137,19 @@ class Worker:
             self.import_errors[name] = reply
             return reply, []
         return {"status": "ok", "seconds": _perf_counter() - start}, []
+
+    @staticmethod
+    def _import_notebook(name: str, path: Path) -> types.ModuleType:
+        """A notebook's code cells run as the module ``name`` (``hw4.ipynb`` stands for ``hw4.py``)."""
+        module = types.ModuleType(name)
+        module.__file__ = str(path)
+        sys.modules[name] = module
+        try:
+            notebook.load(path, module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
 
     def _function(self, module_name: str, function: str) -> Callable[..., Any] | dict[str, Any]:
         reply, _ = self.import_module({"module": module_name}, [])
@@ -143,7 +167,7 @@ class Worker:
         if isinstance(target, dict):
             return target, []
         arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
-        args = wire.decode(header["args"], arrays)
+        args = live(wire.decode(header["args"], arrays, tensors=True))
         before = [(_tobytes(arg), arg.shape) if _isinstance(arg, np.ndarray) else None for arg in args]
         start = _perf_counter()
         with warnings.catch_warnings(record=True) as caught:
@@ -160,6 +184,42 @@ class Worker:
             for index, (arg, saved) in enumerate(zip(args, before))
             if saved is not None and (_tobytes(arg) != saved[0] or arg.shape != saved[1])
         ]
+        return self._value_reply(value, seconds, caught, modified)
+
+    def scenario(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        """Run a scenario plan (``grader.interpreter``) against the student's module; only the
+        values it reads come back, every object it made stays (and dies) here."""
+        module_name = str(header["module"])
+        reply, _ = self.import_module({"module": module_name}, [])
+        if reply["status"] != "ok":
+            return reply, []
+        module = self.modules[module_name]
+
+        def lookup(name: str) -> Any:
+            target = getattr(module, name, None)
+            if target is None:
+                raise interpreter.NameNotDefined(name)
+            return target
+
+        arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
+        (args,) = wire.decode(header["args"], arrays, tensors=True)
+        start = _perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
+                    value = interpreter.run(header["plan"], lookup, args, collect=self.contain_finalizers)
+            except interpreter.NameNotDefined as missing:
+                return {"status": "not_defined", "message": f"`{missing.name}` is not defined in {module_name}.py"}, []
+            except interpreter.StepFailed as failed:
+                return self._error_reply(failed.__cause__ or failed, _perf_counter() - start,
+                                         where=f"{failed.where} `{failed.text}`"), []
+            except BaseException as error:  # noqa: BLE001 - e.g. a __del__ that exits while collected
+                return self._error_reply(error, _perf_counter() - start), []
+        return self._value_reply(value, _perf_counter() - start, caught, [])
+
+    def _value_reply(self, value: Any, seconds: float, caught: list[warnings.WarningMessage],
+                     modified: list[int]) -> tuple[dict[str, Any], list[bytes]]:
         floating = [
             _trim(f"{w.category.__name__}: {w.message}", 300)
             for w in caught
@@ -224,7 +284,11 @@ class Worker:
 
     # --- errors -----------------------------------------------------------------------------
 
-    def _error_reply(self, error: BaseException, seconds: float) -> dict[str, Any]:
+    def _error_reply(self, error: BaseException, seconds: float, *, where: str = "") -> dict[str, Any]:
+        if isinstance(error, interpreter.ScenarioMismatch):
+            # Not an exception of the student's code: what it returned did not fit the step.
+            return {"status": "error", "message": _trim(f"{where}: {error}", 1000), "exception": "ScenarioMismatch",
+                    "traceback": "", "seconds": seconds}
         if isinstance(error, SystemExit):
             message = f"called sys.exit({error.code!r})"
         elif isinstance(error, MemoryError):
@@ -233,7 +297,7 @@ class Worker:
             message = _last_line(error)
         return {
             "status": "error",
-            "message": _trim(message, 1000),
+            "message": _trim(f"{where}: {message}" if where else message, 1000),
             "exception": type(error).__name__,
             "traceback": self.student_traceback(error),
             "seconds": seconds,
@@ -256,8 +320,11 @@ def _last_line(error: BaseException) -> str:
 
 def serve(control_in: int, control_out: int, submission_dir: Path, *, max_return_bytes: int) -> None:
     """Answer requests until the grader closes the channel."""
-    worker = Worker(submission_dir, max_return_bytes=max_return_bytes)
+    worker = Worker(submission_dir, max_return_bytes=max_return_bytes, contain_finalizers=True)
     worker.prepare_interpreter()
+    # Everything alive now (numpy, torch, the grader) is never garbage: keep it out of the collector's
+    # way, so that collecting a scenario's objects costs what they cost, not a walk over torch.
+    gc.freeze()
     wire.send(control_out, {"status": "ready"})
     while True:
         try:

@@ -20,6 +20,7 @@ from grader.compare import as_array, summarize
 from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, GradientCheck
+from grader.values import select
 
 
 def _as_float_array(value: Any) -> np.ndarray:
@@ -60,18 +61,6 @@ def autograd_gradient(function: Callable[..., Any], args: tuple[Any, ...], index
 
     jacobian = torch.autograd.functional.jacobian(partial, tensors[index])
     return jacobian.detach().numpy()
-
-
-def select(value: Any, path: str) -> Any:
-    """The part of a returned value at a path like '', '1' or '1.W1'."""
-    for part in [p for p in path.split(".") if p]:
-        if isinstance(value, (tuple, list)) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            raise KeyError(part)
-    return value
 
 
 def rel_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
@@ -118,7 +107,7 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
         for arg, path in check.wrt.items():
             label = f"d/d{arg}"
             try:
-                part = select(outcome.value, path)
+                part = select(outcome.value, ctx.problem.part_path(path))
             except KeyError:
                 comparisons.append(Comparison(path=path, equal=False, reason="missing",
                                               message=f"{label}: the output has no part {ctx.part_name(path)!r}"))
@@ -133,7 +122,7 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
             return case_result(ctx, case, Outcome.PASSED, f"rel_error {worst:.2g}", comparisons=tuple(comparisons))
         return case_result(
             ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
-            hidden_message="gradient wrong on a hidden case", inputs=inputs_text(case),
+            hidden_message="gradient wrong on a hidden case", inputs=inputs_text(ctx, case),
             expected=summarize({arg: numerical[arg] for arg in check.wrt}), obtained=summarize(outcome.value),
             comparisons=tuple(comparisons),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -10,26 +11,42 @@ from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args
 from grader.compare import as_array, compare, summarize
 from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
-from grader.results import CaseResult, CheckResult, Outcome
+from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, PropertyCheck, StabilityCheck, ValueCheck
+from grader.values import select
 
 
 @register("value", plan=plan_base_calls)
 def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
-    """The student's output equals the reference's on every case, within tolerance."""
+    """The student's output (or the parts the check names) equals the reference's on every case."""
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         expected = ctx.expectations.expected(ctx.problem, case)
-        comparisons = compare(outcome.value, expected, rtol=check.rtol, atol=check.atol, nan=check.nan,
-                              detail=case.visibility == "public")
+        detail = case.visibility == "public"
+        if check.parts is None:
+            comparisons = compare(outcome.value, expected, rtol=check.rtol, atol=check.atol, nan=check.nan,
+                                  detail=detail)
+            comparisons = [dataclasses.replace(c, path=ctx.part_name(c.path)) for c in comparisons]
+        else:
+            comparisons = []
+            for part in check.parts:
+                path = ctx.problem.part_path(part)
+                try:
+                    obtained = select(outcome.value, path)
+                except KeyError:
+                    comparisons.append(Comparison(path=part, equal=False, reason="missing",
+                                                  message=f"the output has no part {part}"))
+                    continue
+                comparisons += compare(obtained, select(expected, path), rtol=check.rtol, atol=check.atol,
+                                       nan=check.nan, path=part, detail=detail)
         wrong = [c for c in comparisons if not c.equal]
         if not wrong:
             return case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons))
-        parts = "; ".join((f"{ctx.part_name(c.path)}: " if c.path else "") + c.message for c in wrong[:3])
+        parts = "; ".join((f"{c.path}: " if c.path else "") + c.message for c in wrong[:3])
         hidden = "wrong shape on a hidden case" if any(c.reason in ("shape", "type") for c in wrong) else ""
         return case_result(
             ctx, case, Outcome.FAILED, parts, hidden_message=hidden,
-            inputs=inputs_text(case), expected=summarize(expected), obtained=summarize(outcome.value),
+            inputs=inputs_text(ctx, case), expected=summarize(expected), obtained=summarize(outcome.value),
             comparisons=tuple(comparisons),
         )
 
@@ -60,7 +77,7 @@ def check_stability(ctx: Context, check: StabilityCheck) -> CheckResult:
             return case_result(ctx, case, Outcome.PASSED, "")
         return case_result(ctx, case, Outcome.FAILED, "; ".join(problems),
                            hidden_message="not numerically stable on a hidden case",
-                           inputs=inputs_text(case), obtained=summarize(outcome.value))
+                           inputs=inputs_text(ctx, case), obtained=summarize(outcome.value))
 
     return judge_cases(ctx, judge, passed_message="finite and warning-free on every case")
 
@@ -93,7 +110,7 @@ def check_property(ctx: Context, check: PropertyCheck) -> CheckResult:
             return case_result(ctx, case, Outcome.PASSED, "")
         return case_result(ctx, case, Outcome.FAILED, problem,
                            hidden_message=f"property {check.property} violated on a hidden case",
-                           inputs=inputs_text(case), obtained=summarize(outcome.value))
+                           inputs=inputs_text(ctx, case), obtained=summarize(outcome.value))
 
     return judge_cases(ctx, judge, passed_message=f"{check.property.replace('_', ' ')} on every case")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from grader.calls import Call, CallOutcome
-from grader.cases import case_args, copy_args
+from grader.cases import case_args, copy_args, named_args
 from grader.compare import summarize
 from grader.results import CaseResult, CheckResult, Outcome
 from grader.spec import Assignment, Case, Problem
@@ -73,13 +73,19 @@ class Context:
         return f"{self.problem.id}/{case.name}"
 
     def base_call(self, case: Case) -> Call:
+        """The call whose outcome most checks judge: the function on the case's arguments, or the
+        problem's scenario (one round trip for all of its steps), whose value is its reads."""
+        scenario = self.problem.steps
+        if scenario is not None:
+            return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
+                        op="scenario", args=(named_args(case),), options={"plan": scenario.plan(self.problem.seed)})
         return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
                     args=copy_args(case_args(case)))
 
     def part_name(self, path: str) -> str:
-        """'1' -> 'grad_W' when the problem names the parts of its returned tuple."""
+        """'1' -> 'grad_W' (or the scenario's read, 'layer.dLdW') when the problem names its parts."""
         head, _, rest = path.partition(".")
-        names = self.problem.returns
+        names = self.problem.part_names
         if names and head.isdigit() and int(head) < len(names):
             head = names[int(head)]
         return f"{head}.{rest}" if rest else head
@@ -115,11 +121,14 @@ def failed_call(ctx: Context, case: Case, outcome: CallOutcome) -> CaseResult:
         "died": "crashed on a hidden case",
     }.get(outcome.status, outcome.message)
     return case_result(ctx, case, kind, outcome.message, hidden_message=hidden,
-                       inputs=inputs_text(case), traceback=outcome.traceback)
+                       inputs=inputs_text(ctx, case), traceback=outcome.traceback)
 
 
-def inputs_text(case: Case) -> str:
-    return ", ".join(f"{name}={summarize(value, limit=200)}" for name, value in zip(case.args, case_args(case)))
+def inputs_text(ctx: Context, case: Case) -> str:
+    """The case's inputs, and for a scenario its steps: enough to reproduce a failure in a few lines."""
+    inputs = ", ".join(f"{name}={summarize(value, limit=200)}" for name, value in zip(case.args, case_args(case)))
+    scenario = ctx.problem.steps
+    return inputs if scenario is None else f"{inputs}\n{scenario.script()}"
 
 
 def combine(ctx: Context, results: list[CaseResult], *, passed_message: str = "") -> CheckResult:
