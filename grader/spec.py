@@ -347,7 +347,8 @@ class Problem(_Model):
     returns: list[str] | None = Field(
         None, description="Names of the parts of a returned tuple, for feedback (grad_x, grad_W, ...)."
     )
-    scenario: list[str | Step] | None = Field(
+    scenario: list[Annotated[Union[Annotated[str, Tag("line")], Annotated[Step, Tag("step")]],
+                             Discriminator(lambda item: "line" if isinstance(item, str) else "step")]] | None = Field(
         None, description="Steps run in one worker, in order: calls, constructions, attribute and item "
         "assignments, method calls. Names are the case's arguments, names earlier steps assigned, "
         "the builtins namespace/grad/load_state_dict, and otherwise the student module's functions and classes."
@@ -537,7 +538,7 @@ def _check_scenario(problem: Problem, where: str) -> None:
         raise _FieldError(f"{where}.read", "read at least one value")
     if problem.returns is not None:
         raise _FieldError(f"{where}.returns", "a scenario's parts are named by its reads; drop `returns`")
-    names = problem.argument_names
+    names = list(problem.cases[0].args) if problem.cases else []
     for c_index, case in enumerate(problem.cases):
         if list(case.args) != names:
             raise _FieldError(f"{where}.cases.{c_index}.args",
@@ -673,4 +674,4 @@ def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> Spec
 
 
 _CHECK_KINDS = {"value", "gradient", "property", "stability", "accuracy"}
-_VALUE_TAGS = {*_VALUE_KEYS, "mapping", "plain", "str", "Step"}
+_VALUE_TAGS = {*_VALUE_KEYS, "mapping", "plain", "line", "step"}
