@@ -38,17 +38,23 @@ class MistakeRaised:
 
 
 class _Cache:
+    """Each expectation computed once, one at a time.
+
+    One at a time because the reference runs in this process with numpy's, Python's and torch's
+    global generators seeded before every scenario step: two threads grading two submissions must
+    not interleave their draws (a dropout mask drawn between another thread's seed and its draw
+    is a different mask).
+    """
+
     def __init__(self) -> None:
         self._values: dict[tuple[Any, ...], Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         with self._lock:
-            if key in self._values:
-                return self._values[key]
-        value = compute()
-        with self._lock:
-            return self._values.setdefault(key, value)
+            if key not in self._values:
+                self._values[key] = compute()
+            return self._values[key]
 
 
 class ReferenceExpectations:
