@@ -57,6 +57,8 @@ class CaseResult:
     message: str = ""
     hint: str = ""
     inputs: str = ""
+    steps: str = ""
+    """For a scenario: its steps and reads as Python the student can run to reproduce the case."""
     expected: str = ""
     obtained: str = ""
     comparisons: tuple[Comparison, ...] = ()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 BUILTINS = frozenset({"namespace", "grad", "load_state_dict"})
 """Helpers the interpreter provides (see ``grader.interpreter``), named like the module's own."""
@@ -41,7 +41,6 @@ class Scenario:
     steps: tuple[dict[str, Any], ...]
     reads: tuple[Node, ...]
     read_texts: tuple[str, ...]
-    step_texts: tuple[str, ...]
     globals: frozenset[str]
     """Names looked up in the student's module (functions and classes the scenario uses)."""
     arguments: frozenset[str]
@@ -52,9 +51,15 @@ class Scenario:
         return {"steps": list(self.steps), "reads": list(self.reads), "read_texts": list(self.read_texts),
                 "seed": seed}
 
-    def script(self) -> str:
-        """The scenario as the Python a student can paste to reproduce it."""
-        return "\n".join([*self.step_texts, *(f"print({text})" for text in self.read_texts)])
+    def script(self, arguments: Mapping[str, Any]) -> str:
+        """The scenario as the Python a student can paste to reproduce it (after defining the
+        case's arguments): the steps, a repeated one as a loop, then a print of each read."""
+        lines = []
+        for step in self.steps:
+            count = step["repeat"]
+            count = arguments.get(count, count) if isinstance(count, str) else count
+            lines.append(step["text"] if count == 1 else f"for _ in range({count}):\n    {step['text']}")
+        return "\n".join([*lines, *(f"print({text})" for text in self.read_texts)])
 
 
 class _Parser:
@@ -131,30 +136,39 @@ class _Parser:
             if repeat not in self.arguments:
                 raise ScenarioSyntaxError(f"repeat: {repeat!r} is not an argument of the cases")
             self.used_arguments.add(repeat)
-        statement = _single(text, "exec")
+        statement = _statement(text)
         if isinstance(statement, ast.Expr):
-            return {"do": self.expression(statement.value), "to": None, "repeat": repeat, "text": text}
+            return {"do": self.expression(statement.value), "to": None, "repeat": repeat, "text": text.strip()}
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             value = self.expression(statement.value)
             target = self.target(statement.targets[0])
             self.bind(target)
-            return {"do": value, "to": target, "repeat": repeat, "text": text}
+            return {"do": value, "to": target, "repeat": repeat, "text": text.strip()}
         raise ScenarioSyntaxError("a step is an expression (a call) or one assignment `target = value`")
 
     def read(self, text: str) -> Node:
-        return self.expression(_single(text, "eval"))
+        return self.expression(_expression(text))
 
 
-def _single(text: str, mode: str) -> Any:
+def _parse(text: str, mode: str) -> ast.AST:
     try:
-        tree = ast.parse(text.strip(), mode=mode)
+        return ast.parse(text.strip(), mode=mode)
     except SyntaxError as error:
         raise ScenarioSyntaxError(f"not valid Python: {error.msg}") from None
-    if mode == "eval":
-        return tree.body
+
+
+def _statement(text: str) -> ast.stmt:
+    tree = _parse(text, "exec")
+    assert isinstance(tree, ast.Module)
     if len(tree.body) != 1:
         raise ScenarioSyntaxError("one statement per step")
     return tree.body[0]
+
+
+def _expression(text: str) -> ast.expr:
+    tree = _parse(text, "eval")
+    assert isinstance(tree, ast.Expression)
+    return tree.body
 
 
 def parse(steps: list[tuple[str, int | str]], reads: list[str], arguments: set[str]) -> Scenario:
@@ -180,7 +194,6 @@ def parse(steps: list[tuple[str, int | str]], reads: list[str], arguments: set[s
         steps=tuple(parsed),
         reads=tuple(read_nodes),
         read_texts=tuple(text.strip() for text in reads),
-        step_texts=tuple(text.strip() + ("" if repeat == 1 else f"  # repeated {repeat} times") for text, repeat in steps),
         globals=frozenset(parser.globals),
         arguments=frozenset(parser.used_arguments),
     )
@@ -193,13 +206,14 @@ def locate(text: str, read_texts: tuple[str, ...]) -> list[str | int]:
     Raises:
         ScenarioSyntaxError: the text is neither a read nor a key or index into one.
     """
-    dumps = {ast.dump(_single(read, "eval")): index for index, read in enumerate(read_texts)}
-    node = _single(text, "eval")
+    dumps = {ast.dump(_expression(read)): index for index, read in enumerate(read_texts)}
+    node = _expression(text)
     path: list[str | int] = []
     while ast.dump(node) not in dumps:
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
-                and type(node.slice.value) in (str, int):
-            path.insert(0, node.slice.value)
+        key = node.slice.value if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) else None
+        if isinstance(node, ast.Subscript) and type(key) in (str, int):
+            assert isinstance(key, (str, int))
+            path.insert(0, key)
             node = node.value
         else:
             raise ScenarioSyntaxError(f"`{text}` is not one of the reads {list(read_texts)} or an entry of one")

@@ -159,7 +159,7 @@ Value = TypeAliasType(  # type: ignore[misc]
             Annotated[ArrayValue, Tag("array")],
             Annotated[LinspaceValue, Tag("linspace")],
             Annotated[RandomValue, Tag("random")],
-            Annotated[dict[str, "Value"], Tag("mapping")],
+            Annotated[dict[str, "Value"], Tag("mapping")],  # type: ignore[misc]  # recursive, for pydantic
             Annotated[Union[bool, int, float, str, list[Any], None], Tag("plain")],
         ],
         Discriminator(_value_kind),

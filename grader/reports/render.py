@@ -131,6 +131,7 @@ def _case(case: CaseResult, kind: str) -> dict[str, Any]:
         "message": case.message,
         "hint": case.hint,
         "inputs": case.inputs,
+        "steps": case.steps,
         "expected": case.expected,
         "obtained": case.obtained,
         "comparisons": [_comparison(c, kind) for c in case.comparisons if not c.equal],

@@ -28,6 +28,9 @@ def check_text(check: CheckResult) -> str:
             lines.append(f"      hint: {case.hint}")
         if case.inputs:
             lines.append(f"      inputs:   {case.inputs}")
+        if case.steps:
+            lines.append("      steps (as Python):")
+            lines.append(_indent(case.steps, "        "))
         if case.expected:
             lines.append(f"      expected: {case.expected}")
         if case.obtained:

@@ -102,6 +102,9 @@ def case_result(
 ) -> CaseResult:
     """A case's result; for a hidden case every input, value and traceback is left out."""
     if case.visibility == "public":
+        scenario = ctx.problem.steps
+        if scenario is not None and outcome is not Outcome.PASSED:
+            details.setdefault("steps", scenario.script(dict(zip(case.args, case_args(case)))))
         return CaseResult(case=case.name, public=True, outcome=outcome, message=message, **details)
     return CaseResult(
         case=case.name,
@@ -125,10 +128,7 @@ def failed_call(ctx: Context, case: Case, outcome: CallOutcome) -> CaseResult:
 
 
 def inputs_text(ctx: Context, case: Case) -> str:
-    """The case's inputs, and for a scenario its steps: enough to reproduce a failure in a few lines."""
-    inputs = ", ".join(f"{name}={summarize(value, limit=200)}" for name, value in zip(case.args, case_args(case)))
-    scenario = ctx.problem.steps
-    return inputs if scenario is None else f"{inputs}\n{scenario.script()}"
+    return ", ".join(f"{name}={summarize(value, limit=200)}" for name, value in zip(case.args, case_args(case)))
 
 
 def combine(ctx: Context, results: list[CaseResult], *, passed_message: str = "") -> CheckResult:
