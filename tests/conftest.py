@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = ("hw1", "hw2", "hw3")
+ASSIGNMENTS = ("hw1", "hw2", "hw3", "hw4")
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "grader"
 
 BASE = frozenset({
-    "calls", "cases", "compare", "datasets", "errors", "reference", "results", "spec", "values", "wire",
+    "calls", "cases", "compare", "datasets", "errors", "interpreter", "reference", "results", "scenarios", "spec",
+    "values", "wire",
 })
 """Top-level modules that every layer may import."""
 ENTRY_POINTS = frozenset({"__main__", "cli", "pytest_plugin"})

@@ -79,7 +79,7 @@ def test_dask_run_writes_the_same_results_and_gradebook_as_a_local_run(
 ) -> None:
     for name in ASSIGNMENTS:
         rows = grade_folder(on_dask(name, tmp_path / name, cluster), ROOT / "submissions" / name)
-        assert [row["id"] for row in rows] == ["ada", "ben", "cy", "dee"]
+        assert [row["id"] for row in rows] == sorted(path.name for path in (ROOT / "submissions" / name).iterdir())
         local = normalized(graded_examples[name])
         assert local and normalized(tmp_path / name) == local, name
         assert (tmp_path / name / "gradebook.csv").read_text() == (graded_examples[name] / "gradebook.csv").read_text()

@@ -1,0 +1,228 @@
+"""Scenarios through the real checks: a right answer passes, and every way of being wrong loses.
+
+Students here are in-process modules (trusted test code): these tests exercise the scenario plan,
+the interpreter on both sides, the checks and the scoring; the sandbox has its own tests.
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from grader.grading.expectations import ReferenceExpectations
+from grader.grading.runner import grade_problem
+from grader.results import Outcome, ProblemResult
+from grader.sandbox.session import InProcessSession
+from grader.spec import load_spec
+
+REFERENCE = '''
+import numpy as np
+
+def forward(x, w):
+    return x @ w, (x, w)
+
+def backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout
+
+def momentum(w, dw, config=None):
+    config = {} if config is None else config
+    v = 0.9 * config.get("velocity", np.zeros_like(w)) - 0.1 * dw
+    config["velocity"] = v
+    return w + v, config
+
+class Layer:
+    def __init__(self, n_in, n_out):
+        self.W = np.random.randn(n_out, n_in)
+
+    def forward(self, A):
+        self.A = A
+        return A @ self.W.T
+
+    def backward(self, dZ):
+        self.dW = dZ.T @ self.A
+        return dZ @ self.W
+'''
+
+LAYER = {
+    "id": "Layer",
+    "points": 3,
+    "scenario": ["layer = Layer(3, 2)", "layer.W = W", "Z = layer.forward(A)", "dA = layer.backward(dZ)"],
+    "read": ["Z", "dA", "layer.dW"],
+    "cases": [{"name": "pub", "visibility": "public", "args": {
+        "W": {"random": "normal", "shape": [2, 3], "seed": 1},
+        "A": {"random": "normal", "shape": [4, 3], "seed": 2},
+        "dZ": {"random": "normal", "shape": [4, 2], "seed": 3},
+    }}],
+    "checks": [
+        {"kind": "value"},
+        {"kind": "gradient", "of": "Z", "upstream": "dZ", "wrt": {"A": "dA", "W": "layer.dW"}},
+    ],
+}
+
+BACKWARD = {
+    "id": "backward",
+    "points": 2,
+    "scenario": ["out, cache = forward(x, w)", "dx, dw = backward(dout, cache)"],
+    "read": ["dx", "dw"],
+    "cases": [{"name": "pub", "visibility": "public", "args": {
+        "x": {"random": "normal", "shape": [3, 4], "seed": 4},
+        "w": {"random": "normal", "shape": [4, 2], "seed": 5},
+        "dout": {"random": "normal", "shape": [3, 2], "seed": 6},
+    }}],
+    "checks": [{"kind": "gradient", "of": "out", "upstream": "dout", "wrt": {"x": "dx", "w": "dw"}}],
+}
+
+MOMENTUM = {
+    "id": "momentum",
+    "points": 2,
+    "scenario": [{"do": "w, config = momentum(w, dw, config)", "repeat": "steps"}],
+    "read": ["w", 'config["velocity"]'],
+    "cases": [
+        {"name": "one", "visibility": "public", "args": {
+            "w": {"random": "normal", "shape": [3, 4], "seed": 7}, "dw": {"random": "normal", "shape": [3, 4], "seed": 8},
+            "config": {"velocity": {"random": "normal", "shape": [3, 4], "seed": 9}}, "steps": 1}},
+        {"name": "three", "args": {
+            "w": {"random": "normal", "shape": [3, 4], "seed": 7}, "dw": {"random": "normal", "shape": [3, 4], "seed": 8},
+            "config": None, "steps": 3}},
+    ],
+    "checks": [{"kind": "value"}],
+}
+
+
+def grade(tmp_path: Path, problem: dict[str, Any], student: types.ModuleType | str) -> ProblemResult:
+    (tmp_path / "ref.py").write_text(REFERENCE)
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    if isinstance(student, str):
+        module = types.ModuleType("student")
+        exec(student, module.__dict__)  # noqa: S102 - trusted test code
+        student = module
+    return grade_problem(assignment, assignment.problems[0], InProcessSession({"student": student}),
+                         ReferenceExpectations(assignment), "grade")
+
+
+def test_the_reference_itself_gets_full_marks(tmp_path: Path) -> None:
+    for problem in (LAYER, BACKWARD, MOMENTUM):
+        result = grade(tmp_path, problem, REFERENCE)
+        assert result.passed, result.failure
+
+
+def test_a_class_constructed_with_seeded_random_weights_matches_the_reference(tmp_path: Path) -> None:
+    """The constructor draws np.random.randn; each step is seeded, so both sides draw the same."""
+    unset = {**LAYER, "scenario": ["layer = Layer(3, 2)", "Z = layer.forward(A)", "dA = layer.backward(dZ)"],
+             "read": ["Z", "layer.W"], "checks": [{"kind": "value"}],
+             "cases": [{**LAYER["cases"][0], "args": {k: v for k, v in LAYER["cases"][0]["args"].items() if k != "W"}}]}
+    assert grade(tmp_path, unset, REFERENCE).passed
+
+
+def test_a_wrong_attribute_fails_and_is_named(tmp_path: Path) -> None:
+    wrong = REFERENCE.replace("self.dW = dZ.T @ self.A", "self.dW = dZ.T @ self.A / len(dZ)")
+    result = grade(tmp_path, LAYER, wrong)
+    assert result.score == 0
+    value, gradient = result.checks
+    assert value.outcome is Outcome.FAILED and "layer.dW: " in value.cases[0].message
+    assert "Z" not in [c.path for c in value.cases[0].comparisons if not c.equal]
+    assert gradient.outcome is Outcome.FAILED and "d/dW" in gradient.message and "rel_error" in gradient.message
+
+
+def test_a_missing_attribute_is_an_error_naming_the_read(tmp_path: Path) -> None:
+    result = grade(tmp_path, LAYER, REFERENCE.replace("self.dW =", "self.grad_W ="))
+    assert result.score == 0
+    assert "reading `layer.dW`" in result.checks[0].message and "AttributeError" in result.checks[0].message
+
+
+def test_the_backward_is_graded_on_the_students_own_cache(tmp_path: Path) -> None:
+    """An opaque cache of any shape works; a backward wrong in one output loses the gradient check."""
+    other_cache = REFERENCE.replace("return x @ w, (x, w)", "return x @ w, {'inputs': [x, w]}").replace(
+        "x, w = cache", "x, w = cache['inputs']")
+    assert grade(tmp_path, BACKWARD, other_cache).passed
+    wrong = REFERENCE.replace("return dout @ w.T, x.T @ dout", "return dout @ w.T, x.T @ dout * 2")
+    result = grade(tmp_path, BACKWARD, wrong)
+    assert result.score == 0 and "d/dw" in result.checks[0].message and "d/dx" not in result.checks[0].message
+
+
+def test_a_forward_without_a_cache_fails_with_the_step_named(tmp_path: Path) -> None:
+    result = grade(tmp_path, BACKWARD, REFERENCE.replace("return x @ w, (x, w)", "return x @ w"))
+    assert result.score == 0
+    message = result.checks[0].message
+    assert "step 1 `out, cache = forward(x, w)`" in message and "unpacks 2" in message
+
+
+def test_state_in_a_dict_over_several_steps(tmp_path: Path) -> None:
+    assert grade(tmp_path, MOMENTUM, REFERENCE).passed
+    # Loses the velocity between steps: right after one step, wrong after three.
+    forgetful = REFERENCE.replace('config["velocity"] = v', 'config["velocity"] = v if "velocity" in config else 0 * v')
+    result = grade(tmp_path, MOMENTUM, forgetful)
+    cases = {case.case: case for case in result.checks[0].cases}
+    assert cases["one"].passed and not cases["three"].passed and result.score == 0
+
+
+def test_a_dict_entry_that_differs_is_named_with_its_position(tmp_path: Path) -> None:
+    wrong = REFERENCE.replace('config["velocity"] = v', 'v2 = v.copy(); v2[1, 2] += 1; config["velocity"] = v2')
+    result = grade(tmp_path, MOMENTUM, wrong)
+    case = result.checks[0].cases[0]
+    wrong_parts = [c for c in case.comparisons if not c.equal]
+    assert [c.path for c in wrong_parts] == ['config["velocity"]']
+    assert wrong_parts[0].first[0][0] == "(1, 2)"
+
+
+def test_a_missing_class_is_reported_as_not_defined(tmp_path: Path) -> None:
+    result = grade(tmp_path, LAYER, "import numpy as np\n")
+    assert result.status == "missing" and "`Layer` is not defined" in result.message and result.score == 0
+
+
+@pytest.mark.parametrize("degenerate", [
+    "def forward(x, w):\n    return np.zeros((len(x), w.shape[1])), None\n"
+    "def backward(dout, cache):\n    return np.zeros((3, 4)), np.zeros((4, 2))\n",
+    "def forward(x, w):\n    return x, x\ndef backward(dout, cache):\n    return cache, dout\n",
+])
+def test_degenerate_answers_score_zero(tmp_path: Path, degenerate: str) -> None:
+    assert grade(tmp_path, BACKWARD, "import numpy as np\n" + degenerate).score == 0
+
+
+def test_parts_limit_a_value_check_to_the_reads_named(tmp_path: Path) -> None:
+    problem = {**BACKWARD, "checks": [{"kind": "value", "parts": ["dx"]}]}
+    wrong_dw = REFERENCE.replace("return dout @ w.T, x.T @ dout", "return dout @ w.T, 0 * x.T @ dout")
+    assert grade(tmp_path, problem, wrong_dw).passed
+    wrong_dx = REFERENCE.replace("return dout @ w.T, x.T @ dout", "return 0 * dout @ w.T, x.T @ dout")
+    assert grade(tmp_path, problem, wrong_dx).score == 0
+
+
+def test_torch_autograd_gradients_of_a_tensor_function(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    reference = "import torch\n\ndef attend(q, k):\n    return torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, -1)\n"
+    tensor = {"random": "normal", "tensor": True, "requires_grad": True}
+    problem = {
+        "id": "attend", "points": 2,
+        "scenario": ["out = attend(q, k)", "dq, dk = grad(out, [q, k], dout)"],
+        "read": ["out", "dq", "dk"],
+        "cases": [{"name": "pub", "visibility": "public", "args": {
+            "q": {**tensor, "shape": [2, 3, 4], "seed": 1}, "k": {**tensor, "shape": [2, 5, 4], "seed": 2},
+            "dout": {"random": "normal", "tensor": True, "shape": [2, 3, 5], "seed": 3}}}],
+        "checks": [{"kind": "value", "parts": ["out"]},
+                   {"kind": "gradient", "method": "autograd", "of": "out", "upstream": "dout", "wrt": {"q": "dq", "k": "dk"}}],
+    }
+    (tmp_path / "ref.py").write_text(reference)
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+
+    def run(source: str) -> ProblemResult:
+        module = types.ModuleType("student")
+        exec(source, module.__dict__)  # noqa: S102 - trusted test code
+        return grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                             ReferenceExpectations(assignment), "grade")
+
+    assert run(reference).passed
+    # Detaching k inside the function: the output is right, the gradient w.r.t. k is not (zero).
+    detached = reference.replace("k.transpose(-2, -1)", "k.detach().transpose(-2, -1)")
+    result = run(detached)
+    assert result.checks[0].outcome is Outcome.PASSED
+    assert result.checks[1].outcome is not Outcome.PASSED and result.score < result.points

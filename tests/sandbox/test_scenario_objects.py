@@ -1,0 +1,50 @@
+"""Student objects that misbehave inside a scenario cost only their own problem, with a clear
+message: ``__getattr__`` that raises or hangs, properties and returns that are not data, classes
+that lie about their type, endless iterators, finalisers that raise, hang or kill the worker.
+
+One sandboxed run of ``tests/hostile/_scenario_objects`` against ``tests/data/scenario/objects.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.kit.selfcheck import check_submission
+from grader.results import GradeReport
+
+from conftest import ROOT
+
+SPEC = ROOT / "tests" / "data" / "scenario" / "objects.yaml"
+SUBMISSION = ROOT / "tests" / "hostile" / "_scenario_objects"
+
+
+@pytest.fixture(scope="module")
+def report() -> GradeReport:
+    return check_submission(SPEC, SUBMISSION, mode="grade")
+
+
+def problem(report: GradeReport, name: str):  # noqa: ANN201 - a ProblemResult
+    return next(p for p in report.problems if p.problem == name)
+
+
+@pytest.mark.parametrize("name", ["Control", "AfterHang", "DelRaises", "AfterDelHang", "AfterDelExit"])
+def test_well_behaved_answers_keep_their_marks(report: GradeReport, name: str) -> None:
+    assert problem(report, name).passed, problem(report, name).failure
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("GetattrRaises", "reading `obj.W`: RuntimeError: no W for you"),
+    ("GetattrHangs", "stopped"),
+    ("PropertyObject", "returned a value of type builtins.function at '1'"),
+    ("MetaclassEq", "could not be sent: RuntimeError: metaclass __eq__ exploded"),
+    ("FakeClass", "ndarray subclass"),
+    ("EndlessIter", "returned more than 2 values"),
+    ("DelHangs", "stopped"),
+    ("CycleDelExits", "crashed"),
+])
+def test_a_misbehaving_object_costs_its_problem_with_a_clear_message(report: GradeReport, name: str, words: str) -> None:
+    result = problem(report, name)
+    assert result.score == 0
+    assert words in result.failure, result.failure
