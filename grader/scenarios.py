@@ -20,6 +20,7 @@ builtins (``namespace``, ``grad``, ``load_state_dict``), and otherwise the stude
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -171,13 +172,17 @@ def _expression(text: str) -> ast.expr:
     return tree.body
 
 
-def parse(steps: list[tuple[str, int | str]], reads: list[str], arguments: set[str]) -> Scenario:
+@functools.lru_cache(maxsize=1024)
+def parse(steps: tuple[tuple[str, int | str], ...], reads: tuple[str, ...], arguments: frozenset[str]) -> Scenario:
     """Parse steps (text, repeat) and reads for a problem whose cases define ``arguments``.
+
+    Cached (hence the tuples): the spec's validation parses every scenario once, in the thread that
+    loads it, and grading threads only look it up (see ``locate``).
 
     Raises:
         ScenarioSyntaxError: naming the step or read (``steps.2``, ``read.0``) that is wrong.
     """
-    parser = _Parser(arguments)
+    parser = _Parser(set(arguments))
     parsed = []
     for index, (text, repeat) in enumerate(steps):
         try:
@@ -199,9 +204,14 @@ def parse(steps: list[tuple[str, int | str]], reads: list[str], arguments: set[s
     )
 
 
-def locate(text: str, read_texts: tuple[str, ...]) -> list[str | int]:
+@functools.lru_cache(maxsize=4096)
+def locate(text: str, read_texts: tuple[str, ...]) -> tuple[str | int, ...]:
     """Where a part named in a check (``dx``, ``grads["W1"]``, ``layer.dLdW``) is in the tuple of
     read values: the index of the read it starts from, then dict keys or tuple indices.
+
+    Cached: the spec's validation locates every part once, in the thread that loads it, so that
+    grading threads never parse (see ``grader.wire._HEADER_LOCK`` for why parsing in threads is
+    worth avoiding).
 
     Raises:
         ScenarioSyntaxError: the text is neither a read nor a key or index into one.
@@ -217,4 +227,4 @@ def locate(text: str, read_texts: tuple[str, ...]) -> list[str | int]:
             node = node.value
         else:
             raise ScenarioSyntaxError(f"`{text}` is not one of the reads {list(read_texts)} or an entry of one")
-    return [dumps[ast.dump(node)], *path]
+    return (dumps[ast.dump(node)], *path)

@@ -385,10 +385,10 @@ class Problem(_Model):
         """The parsed scenario, or None for a plain function problem."""
         if self.scenario is None:
             return None
-        return parse(self._step_sources(), self.read or [], set(self.argument_names))
+        return parse(self._step_sources(), tuple(self.read or ()), frozenset(self.argument_names))
 
-    def _step_sources(self) -> list[tuple[str, int | str]]:
-        return [(step, 1) if isinstance(step, str) else (step.do, step.repeat) for step in self.scenario or ()]
+    def _step_sources(self) -> tuple[tuple[str, int | str], ...]:
+        return tuple((step, 1) if isinstance(step, str) else (step.do, step.repeat) for step in self.scenario or ())
 
     @property
     def part_names(self) -> tuple[str, ...]:
@@ -398,7 +398,7 @@ class Problem(_Model):
     def part_path(self, text: str) -> list[str | int]:
         """Where a part named in a check is in the output (see ``GradientCheck.wrt``)."""
         if self.steps is not None:
-            return locate(text, self.steps.read_texts)
+            return list(locate(text, self.steps.read_texts))
         head, _, rest = text.partition(".")
         names = list(self.returns or ())
         parts: list[str | int] = [names.index(head)] if head in names else ([int(head)] if head.isdigit() else
@@ -409,7 +409,7 @@ class Problem(_Model):
         """A gradient check's `of`, as a scenario on the reference whose last read is the value."""
         if check.of is None:
             return None
-        return parse(self._step_sources(), [*(self.read or []), check.of], set(self.argument_names))
+        return parse(self._step_sources(), (*(self.read or ()), check.of), frozenset(self.argument_names))
 
     def case(self, name: str) -> Case:
         return next(case for case in self.cases if case.name == name)

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import struct
+import threading
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,12 @@ _tobytes = np.ndarray.tobytes
 _write = os.write
 _read = os.read
 
+
+_HEADER_LOCK = threading.Lock()
+"""numpy parses a .npy header with ``ast.literal_eval``; CPython 3.11's AST conversion keeps its
+recursion depth per interpreter, not per thread, so two threads reading replies at once can fail
+with "AST constructor recursion depth mismatch" and turn a right answer into a malformed reply.
+One header at a time (a few microseconds each) rules that out."""
 
 MAX_DEPTH = 16
 MAX_STRING = 10_000
@@ -200,7 +207,8 @@ def load_array(data: bytes, *, max_bytes: int) -> np.ndarray:
         read_header = (
             np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         )
-        shape, fortran, dtype = read_header(stream, max_header_size=MAX_HEADER_BYTES)
+        with _HEADER_LOCK:
+            shape, fortran, dtype = read_header(stream, max_header_size=MAX_HEADER_BYTES)
     except WireError:
         raise
     except Exception as error:  # numpy raises ValueError or others for garbage headers

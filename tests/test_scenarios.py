@@ -17,16 +17,15 @@ from grader.errors import SpecError
 from grader.scenarios import ScenarioSyntaxError, locate, parse
 from grader.spec import load_spec
 
-STEPS = [("out, cache = forward(x, w)", 1), ("layer.W = W", 1), ('net.params["W1"] = x', 1), ("opt.step()", "n")]
 
 
 def plan_of(steps: list[tuple[str, Any]], reads: list[str], arguments: set[str]) -> dict[str, Any]:
-    return parse(steps, reads, arguments).plan(seed=0)
+    return parse(tuple(steps), tuple(reads), frozenset(arguments)).plan(seed=0)
 
 
 def test_a_scenario_is_plain_json_with_names_resolved() -> None:
-    scenario = parse([("out, cache = forward(x, w)", 1), ("dx = backward(dout, cache)", 1)], ["dx"],
-                     {"x", "w", "dout"})
+    scenario = parse((("out, cache = forward(x, w)", 1), ("dx = backward(dout, cache)", 1)), ("dx",),
+                     frozenset({"x", "w", "dout"}))
     assert scenario.globals == {"forward", "backward"}
     assert scenario.arguments == {"x", "w", "dout"}
     plan = scenario.plan(seed=3)
@@ -49,14 +48,14 @@ def test_a_scenario_is_plain_json_with_names_resolved() -> None:
 ])
 def test_unsupported_steps_are_refused(step: str, words: str) -> None:
     with pytest.raises(ScenarioSyntaxError, match=re.escape(words)):
-        parse([(step, 1)], ["x"], {"y"})
+        parse(((step, 1),), ("x",), frozenset({"y"}))
 
 
 def test_locate_finds_reads_and_entries_of_them() -> None:
     reads = ("scores", "loss", "grads", "layer.dLdW")
-    assert locate("loss", reads) == [1]
-    assert locate('grads["W1"]', reads) == [2, "W1"]
-    assert locate("layer . dLdW", reads) == [3]
+    assert locate("loss", reads) == (1,)
+    assert locate('grads["W1"]', reads) == (2, "W1")
+    assert locate("layer . dLdW", reads) == (3,)
     with pytest.raises(ScenarioSyntaxError, match="not one of the reads"):
         locate("dx", reads)
 

@@ -28,8 +28,8 @@ from grader.kit.bundle import KIT_FILES, build_kit
 from grader.kit.selfcheck import is_kit
 from grader.spec import GradientCheck, ValueCheck, load_spec
 
-ROOT = Path(__file__).resolve().parents[2]
-ASSIGNMENTS = ("hw1", "hw2", "hw3")
+from conftest import ASSIGNMENTS, ROOT
+
 TEXT_FILES = ("spec.yaml", "expected.json", "README.md", "conftest.py", "handout.md")
 
 
