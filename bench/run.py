@@ -2,8 +2,8 @@
 
     python bench/run.py [--n 60] [--fresh-sample 12]
 
-Generates N submissions per assignment (hw1 without its MNIST problem, hw2, hw3) in a realistic
-mix: mostly correct, typical mistakes, crashing and hanging ones. Then grades them:
+Generates N submissions per assignment (hw1 without its MNIST problem, hw2, hw3, hw4) in a
+realistic mix: mostly correct, typical mistakes, crashing and hanging ones. Then grades them:
 
 1. floor        all checks of all submissions in this one process, no isolation;
 2. fresh        one fresh `python` per submission importing numpy and torch and running the checks
@@ -11,7 +11,8 @@ mix: mostly correct, typical mistakes, crashing and hanging ones. Then grades th
 3. sandboxed    this grader, fully sandboxed, with 1 worker and with all cores;
 4. re-run       the same batch again, unchanged (the content-hash cache);
 
-and prints submissions per second and the ratios. Separately it times the evaluation of all
+and prints submissions per second and the ratios, in total and per assignment (hw4's problems are
+scenarios: several steps per case in one worker round trip, caches and objects kept in the worker). Separately it times the evaluation of all
 10,000 MNIST test images with the example CNN inside the sandbox, and reports the grading
 process's peak memory.
 
@@ -56,6 +57,7 @@ from grader.reference import load_module  # noqa: E402
 from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.spec import Assignment, Limits, load_spec  # noqa: E402
 
+ASSIGNMENTS = ("hw1", "hw2", "hw3", "hw4")
 MIX = [("ada", 12), ("ben", 3), ("cy", 3), ("crash", 1), ("hang", 1)]
 """Out of every 20 submissions: 12 correct, 6 with typical mistakes, 1 crashing, 1 hanging."""
 
@@ -188,24 +190,26 @@ def main() -> None:
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     print(f"machine: {platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}")
-    print(f"{args.n} submissions per assignment (hw1 without MNIST, hw2, hw3); mix per 20: {MIX}\n")
-    totals = {"floor": 0.0, "fresh": 0.0, "sandbox_1": 0.0, "sandbox_all": 0.0, "rerun": 0.0}
+    print(f"{args.n} submissions per assignment ({', '.join(ASSIGNMENTS)}; hw1 without MNIST); mix per 20: {MIX}\n")
+    modes = ("floor", "fresh", "sandbox_1", "sandbox_all", "rerun")
+    per_assignment = {name: dict.fromkeys(modes, 0.0) for name in ASSIGNMENTS}
     fresh_count = 0
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as scratch_name:
         scratch = Path(scratch_name)
-        for name in ("hw1", "hw2", "hw3"):
+        for name, times in per_assignment.items():
             spec = bench_spec(name, scratch)
             assignment = load_spec(spec)
             folder = generate(name, assignment, args.n, scratch / "subs")
-            totals["floor"] += grade_floor(assignment, folder)
+            times["floor"] = grade_floor(assignment, folder)
             seconds, count = grade_fresh(spec, assignment, folder, args.fresh_sample)
-            totals["fresh"] += seconds * args.n / count
+            times["fresh"] = seconds * args.n / count
             fresh_count += count
-            totals["sandbox_1"] += grade_sandboxed(assignment, folder, scratch / "out1" / name, 1, True)
-            totals["sandbox_all"] += grade_sandboxed(assignment, folder, scratch / "outN" / name, cores, True)
-            totals["rerun"] += grade_sandboxed(assignment, folder, scratch / "outN" / name, cores, False)
+            times["sandbox_1"] = grade_sandboxed(assignment, folder, scratch / "out1" / name, 1, True)
+            times["sandbox_all"] = grade_sandboxed(assignment, folder, scratch / "outN" / name, cores, True)
+            times["rerun"] = grade_sandboxed(assignment, folder, scratch / "outN" / name, cores, False)
         mnist_seconds = time_mnist_evaluation(scratch)
-    n = 3 * args.n
+    totals = {mode: sum(times[mode] for times in per_assignment.values()) for mode in modes}
+    n = len(ASSIGNMENTS) * args.n
     rate = {key: n / value for key, value in totals.items()}
     print(f"{'mode':<34}{'seconds':>10}{'subs/s':>10}")
     labels = {
@@ -222,7 +226,12 @@ def main() -> None:
     print(f"sandboxed (all cores) vs floor:        {totals['sandbox_all'] / totals['floor']:.2f}x the floor's time (goal <= 3x)")
     print(f"sandboxed (1 worker) vs floor:         {totals['sandbox_1'] / totals['floor']:.2f}x the floor's time")
     print(f"unchanged re-run vs first run:         {100 * totals['rerun'] / totals['sandbox_all']:.1f}% (goal < 5%)")
-    print(f"MNIST, 10,000 images with the example CNN, sandboxed: {mnist_seconds:.2f} s (goal < 5 s)")
+    print(f"MNIST, 10,000 images with the example CNN, sandboxed: {mnist_seconds:.2f} s (goal < 5 s)\n")
+    print(f"{'per assignment, seconds':<26}" + "".join(f"{label:>12}" for label in ("floor", "fresh*", "sandbox 1",
+                                                                                      f"sandbox {cores}", "re-run")))
+    for name, times in per_assignment.items():
+        print(f"{name:<26}" + "".join(f"{times[mode]:>12.2f}" for mode in modes)
+              + f"   {times['fresh'] / times['sandbox_all']:.1f}x fresh, {times['sandbox_all'] / times['floor']:.2f}x floor")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the grading process: {peak:.0f} MiB")
 
