@@ -399,11 +399,12 @@ class Problem(_Model):
         """Where a part named in a check is in the output (see ``GradientCheck.wrt``)."""
         if self.steps is not None:
             return list(locate(text, self.steps.read_texts))
-        head, _, rest = text.partition(".")
+        # The path syntax of plain problems: '' the whole output, '1.W1', or 'grad_W' named in `returns`.
+        parts: list[str | int] = [int(part) if part.isdigit() else part for part in text.split(".") if part]
         names = list(self.returns or ())
-        parts: list[str | int] = [names.index(head)] if head in names else ([int(head)] if head.isdigit() else
-                                                                           ([head] if head else []))
-        return parts + [int(part) if part.isdigit() else part for part in rest.split(".") if part]
+        if parts and parts[0] in names:
+            parts[0] = names.index(str(parts[0]))
+        return parts
 
     def gradient_of(self, check: "GradientCheck") -> Scenario | None:
         """A gradient check's `of`, as a scenario on the reference whose last read is the value."""

@@ -62,8 +62,9 @@ class Worker:
     def __init__(self, submission_dir: Path, *, max_return_bytes: int, contain_finalizers: bool = False) -> None:
         self.submission_dir = submission_dir
         self.max_return_bytes = max_return_bytes
+        # Collect a scenario's objects before answering, so a student's __del__ runs within the
+        # request that made them: worth its cost only in a sandboxed worker.
         self.contain_finalizers = contain_finalizers
-        """Collect a scenario's objects before answering (only worth it in a sandboxed worker)."""
         self.modules: dict[str, types.ModuleType] = {}
         self.modelrun: types.ModuleType | None = None
         self.import_errors: dict[str, dict[str, Any]] = {}
@@ -113,7 +114,8 @@ class Worker:
         notebook_path = self.submission_dir / f"{name}.ipynb"
         reply: dict[str, Any]
         if not path.is_file() and not notebook_path.is_file():
-            reply = {"status": "missing_module", "message": f"{name}.py is missing from the submission (a notebook, {name}.ipynb, is accepted too)"}
+            reply = {"status": "missing_module",
+                     "message": f"{name}.py is missing from the submission (a notebook, {name}.ipynb, is accepted too)"}
             self.import_errors[name] = reply
             return reply, []
         start = _perf_counter()
