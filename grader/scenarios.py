@@ -117,12 +117,8 @@ class _Parser:
             return ["name", node.id]
         if isinstance(node, (ast.Tuple, ast.List)):
             return ["unpack", [self.target(item) for item in node.elts]]
-        if isinstance(node, ast.Attribute):
-            if node.attr.startswith("__"):
-                raise ScenarioSyntaxError(f"dunder attribute {node.attr!r} is not allowed")
-            return ["attr", self.expression(node.value), node.attr]
-        if isinstance(node, ast.Subscript):
-            return ["item", self.expression(node.value), self.expression(node.slice)]
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            return self.expression(node)  # the same node: the interpreter assigns where it would read
         raise ScenarioSyntaxError(f"cannot assign to {type(node).__name__}")
 
     def bind(self, target: Node) -> None:
