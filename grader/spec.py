@@ -437,6 +437,10 @@ class Assignment(_Model):
     mistakes_module: str | None = Field(None, description="Module of known mistakes, relative to the spec.")
     handout: str | None = Field(None, description="Student handout (Markdown), relative to the spec.")
     limits: Limits = Field(default_factory=Limits)
+    single_element_scalars: bool = Field(
+        False, description="Where the reference returns a scalar, accept an array holding one element "
+        "(a handout that says 'a float, or the (1, 1) result of a matrix product')."
+    )
     problems: list[Problem] = Field(min_length=1)
 
     # Set by load_spec: where the file lives, so relative paths resolve.

@@ -105,3 +105,13 @@ def test_summarize_is_compact() -> None:
 def test_wrong_answer_where_zero_is_expected() -> None:
     (result,) = compare(5.0, 0.0)
     assert not result.equal and "largest absolute error 5" in result.message
+
+
+def test_a_single_element_array_counts_as_a_scalar_only_when_the_spec_says_so() -> None:
+    (strict,) = compare(np.array([[2.0]]), 2.0)
+    (lenient,) = compare(np.array([[2.0]]), 2.0, single_element_scalars=True)
+    (wrong,) = compare(np.array([[2.5]]), 2.0, single_element_scalars=True)
+    (two,) = compare(np.array([2.0, 2.0]), 2.0, single_element_scalars=True)
+    assert strict.reason == "shape" and lenient.equal
+    assert not wrong.equal and wrong.reason == "values"
+    assert not two.equal and two.reason == "shape"

@@ -69,3 +69,20 @@ def test_answers_that_compute_nothing_score_zero_everywhere(hw4: tuple, kind: st
                                "grade")
         scored[problem.id] = result.score
     assert scored == dict.fromkeys(scored, 0.0)
+
+
+@pytest.mark.parametrize("wrap", [lambda loss: np.array([[loss]]), np.float64], ids=["(1, 1) array", "numpy scalar"])
+def test_a_loss_returned_as_a_single_element_array_is_accepted_as_the_handout_says(hw4: tuple, wrap) -> None:
+    assignment, expectations = hw4
+    reference = expectations.reference_module
+    module = types.ModuleType("hw4")
+    module.__dict__.update(vars(reference))
+
+    def softmax_loss(x, y):
+        loss, dx = reference.softmax_loss(x, y)
+        return wrap(loss), dx
+
+    module.softmax_loss = softmax_loss
+    problem = assignment.problem("softmax_loss")
+    result = grade_problem(assignment, problem, InProcessSession({"hw4": module}, root=Path(".")), expectations, "grade")
+    assert result.passed, result.failure

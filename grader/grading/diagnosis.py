@@ -18,12 +18,13 @@ from grader.results import CheckResult, Diagnosis, Outcome
 from grader.spec import ValueCheck
 
 
-def _matches(outcome: CallOutcome, mistaken: Any, check: ValueCheck) -> bool:
+def _matches(outcome: CallOutcome, mistaken: Any, check: ValueCheck, single_element_scalars: bool) -> bool:
     if isinstance(mistaken, MistakeRaised):
         return outcome.status == "error"
     if not outcome.ok:
         return False
-    return all(c.equal for c in compare(outcome.value, mistaken, rtol=check.rtol, atol=check.atol, nan="equal", detail=False))
+    return all(c.equal for c in compare(outcome.value, mistaken, rtol=check.rtol, atol=check.atol, nan="equal",
+                                        detail=False, single_element_scalars=single_element_scalars))
 
 
 def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapping[str, CallOutcome]) -> tuple[Diagnosis, ...]:
@@ -39,7 +40,8 @@ def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapp
     for mistake in problem.mistakes:
         try:
             if all(
-                _matches(outcomes[ctx.base_key(case)], expectations.mistake_output(problem, mistake, case), ctx.check)
+                _matches(outcomes[ctx.base_key(case)], expectations.mistake_output(problem, mistake, case), ctx.check,
+                         ctx.assignment.single_element_scalars)
                 for ctx, _ in value_runs
                 for case in ctx.cases()
             ):

@@ -25,7 +25,7 @@ def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
         detail = case.visibility == "public"
         if check.parts is None:
             comparisons = compare(outcome.value, expected, rtol=check.rtol, atol=check.atol, nan=check.nan,
-                                  detail=detail)
+                                  detail=detail, single_element_scalars=ctx.assignment.single_element_scalars)
             comparisons = [dataclasses.replace(c, path=ctx.part_name(c.path)) for c in comparisons]
         else:
             comparisons = []
@@ -38,7 +38,8 @@ def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
                                                   message=f"the output has no part {part}"))
                     continue
                 comparisons += compare(obtained, select(expected, path), rtol=check.rtol, atol=check.atol,
-                                       nan=check.nan, path=part, detail=detail)
+                                       nan=check.nan, path=part, detail=detail,
+                                       single_element_scalars=ctx.assignment.single_element_scalars)
         wrong = [c for c in comparisons if not c.equal]
         if not wrong:
             return case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons))
