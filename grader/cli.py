@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--data-dir", type=Path, default=None, help="where to save (default: the cache folder)")
     fetch.add_argument("--mirror", action="append", default=None, help="mirror URL to try (repeatable)")
     add_kit_commands(commands, add_common)
+    add_gradescope_commands(commands, add_common)
     return parser
 
 
@@ -256,5 +257,49 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_gradescope_commands(commands: argparse._SubParsersAction,
+                            add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The Gradescope commands: build an autograder package, and the grading it runs."""
+    from grader.reports.gradescope import VISIBILITIES
+
+    visibility_help = "Gradescope visibility of checks that run on hidden cases (default after_published)"
+    package = commands.add_parser("gradescope", help="write a Gradescope autograder package (.zip)")
+    package.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
+    package.add_argument("--out", type=Path, required=True, help="zip file to write, e.g. autograder.zip")
+    package.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published", help=visibility_help)
+    package.add_argument("--data-dir", type=Path, default=None,
+                         help="folder of MNIST files to put in the package (default: the test set inside the grader)")
+
+    run = commands.add_parser("autograde", help="grade one Gradescope submission (what run_autograder calls)")
+    run.add_argument("assignment", help="name in problems/ or path to a spec file")
+    run.add_argument("submission", type=Path, help="the submission folder (/autograder/submission)")
+    run.add_argument("--results", type=Path, required=True, help="results.json to write")
+    run.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published", help=visibility_help)
+    run.add_argument("--hide", type=Path, action="append", default=[],
+                     help="another folder to hide from student code (repeatable)")
+    add_common(run)
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from grader.kit.autograder import build_autograder
+    from grader.spec import load_spec
+
+    assignment = load_spec(args.assignment)
+    path = build_autograder(assignment, args.out, hidden_visibility=args.hidden_visibility, data_dir=args.data_dir)
+    print(f"Gradescope autograder package of {assignment.assignment} written to {path}")
+    return EXIT_OK
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from grader.kit.autograder import autograde
+
+    report = autograde(args.assignment, args.submission, args.results, hidden_visibility=args.hidden_visibility,
+                       isolation=args.isolation, data_dir=args.data_dir, hide=tuple(args.hide))
+    print(f"{report.assignment} / {report.submission}: {report.score:.2f} / {report.max_score:.2f}; "
+          f"results in {args.results}")
+    return EXIT_OK
+
+
 COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data,
-            "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export}
+            "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export,
+            "gradescope": _gradescope, "autograde": _autograde}
