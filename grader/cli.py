@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("dataset", choices=["mnist"])
     fetch.add_argument("--data-dir", type=Path, default=None, help="where to save (default: the cache folder)")
     fetch.add_argument("--mirror", action="append", default=None, help="mirror URL to try (repeatable)")
+    schema = commands.add_parser("schema", help="print the spec format as JSON Schema (for editors)")
+    schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
     add_kit_commands(commands, add_common)
     add_gradescope_commands(commands, add_common)
     return parser
@@ -160,6 +162,18 @@ def _lint(args: argparse.Namespace) -> int:
     failed = [finding for finding in findings if not finding.ok]
     print(f"{assignment.assignment}: {len(findings) - len(failed)} of {len(findings)} self-test checks passed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from grader.spec import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"JSON Schema of the spec format written to {args.out}")
+    return EXIT_OK
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -300,6 +314,6 @@ def _autograde(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data,
+COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data, "schema": _schema,
             "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export,
             "gradescope": _gradescope, "autograde": _autograde}
