@@ -83,22 +83,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except SpecError as error:
-        print(f"grader: spec error: {error}", file=sys.stderr)
+        _error(str(error), kind="spec error")
         return EXIT_USAGE
     except UsageError as error:
-        print(f"grader: {error}", file=sys.stderr)
+        _error(str(error))
         return EXIT_USAGE
     except GraderError as error:
-        print(f"grader: error: {error}", file=sys.stderr)
+        _error(str(error), kind="error")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("grader: interrupted", file=sys.stderr)
+        _error("interrupted")
         return 130
+
+
+def _error(message: str, *, kind: str = "") -> None:
+    from grader.reports.terminal import print_error
+
+    print_error(message, kind=kind)
 
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.batch.executor import GradingRun
     from grader.batch.run import GradingIncomplete, grade_folder
+    from grader.reports.terminal import print_run_summary
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)
@@ -113,18 +120,8 @@ def _grade(args: argparse.Namespace) -> int:
         rows, failures = grade_folder(run, args.submissions), {}
     except GradingIncomplete as incomplete:
         rows, failures = incomplete.rows, incomplete.failures
-    print(f"graded {len(rows)} submissions of {assignment.assignment} into {args.out}")
-    for row in sorted(rows, key=lambda row: row["id"]):
-        print(f"  {row['id']:<20} {row['total']:>7.2f} / {row['max']:.2f}")
-    print(f"gradebook: {args.out / 'gradebook.csv'}")
-    if run.html:
-        print(f"class summary: {args.out / 'index.html'} (feedback.html in each submission's folder)")
-    if failures:
-        print(f"NOT graded, for a reason of the machines ({len(failures)}; run the same command again to grade them):")
-        for sid, reason in sorted(failures.items()):
-            print(f"  {sid:<20} {reason}")
-        return EXIT_FAILED
-    return EXIT_OK
+    print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
