@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from grader.reports.text import check_text, problem_text
-from grader.results import CheckResult, GradeReport, ProblemResult, problem_from_dict, to_dict
+from grader.results import CheckResult, GradeReport, Outcome, ProblemResult, problem_from_dict, to_dict
 from grader.spec import Assignment
 
 Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
@@ -142,7 +142,7 @@ def _problem_tests(problem: ProblemResult, number: int, hidden: list[bool],
             body = [*body, _fenced(check_text(check))]
         if k == printed_on and problem.output.strip():
             body.append("Your code printed:\n\n" + _fenced(problem.output))
-        passed = check.outcome.value == "passed" if check.counted else problem.passed
+        passed = check.outcome is Outcome.PASSED if check.counted else problem.passed
         tests.append(_test(f"{problem.problem}: {check.name}", f"{number}.{k + 1}", share * check.score, share,
                            passed, body, hidden_visibility if hidden[k] else "visible", problem, check))
     return tests
