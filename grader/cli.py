@@ -71,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("dataset", choices=["mnist"])
     fetch.add_argument("--data-dir", type=Path, default=None, help="where to save (default: the cache folder)")
     fetch.add_argument("--mirror", action="append", default=None, help="mirror URL to try (repeatable)")
+    schema = commands.add_parser("schema", help="print the spec format as JSON Schema (for editors)")
+    schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
     add_kit_commands(commands, add_common)
+    add_gradescope_commands(commands, add_common)
     return parser
 
 
@@ -80,22 +83,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except SpecError as error:
-        print(f"grader: spec error: {error}", file=sys.stderr)
+        _error(str(error), kind="spec error")
         return EXIT_USAGE
     except UsageError as error:
-        print(f"grader: {error}", file=sys.stderr)
+        _error(str(error))
         return EXIT_USAGE
     except GraderError as error:
-        print(f"grader: error: {error}", file=sys.stderr)
+        _error(str(error), kind="error")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("grader: interrupted", file=sys.stderr)
+        _error("interrupted")
         return 130
+
+
+def _error(message: str, *, kind: str = "") -> None:
+    from grader.reports.terminal import print_error
+
+    print_error(message, kind=kind)
 
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.batch.executor import GradingRun
     from grader.batch.run import GradingIncomplete, grade_folder
+    from grader.reports.terminal import print_run_summary
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)
@@ -110,18 +120,8 @@ def _grade(args: argparse.Namespace) -> int:
         rows, failures = grade_folder(run, args.submissions), {}
     except GradingIncomplete as incomplete:
         rows, failures = incomplete.rows, incomplete.failures
-    print(f"graded {len(rows)} submissions of {assignment.assignment} into {args.out}")
-    for row in sorted(rows, key=lambda row: row["id"]):
-        print(f"  {row['id']:<20} {row['total']:>7.2f} / {row['max']:.2f}")
-    print(f"gradebook: {args.out / 'gradebook.csv'}")
-    if run.html:
-        print(f"class summary: {args.out / 'index.html'} (feedback.html in each submission's folder)")
-    if failures:
-        print(f"NOT graded, for a reason of the machines ({len(failures)}; run the same command again to grade them):")
-        for sid, reason in sorted(failures.items()):
-            print(f"  {sid:<20} {reason}")
-        return EXIT_FAILED
-    return EXIT_OK
+    print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
@@ -159,6 +159,18 @@ def _lint(args: argparse.Namespace) -> int:
     failed = [finding for finding in findings if not finding.ok]
     print(f"{assignment.assignment}: {len(findings) - len(failed)} of {len(findings)} self-test checks passed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from grader.spec import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"JSON Schema of the spec format written to {args.out}")
+    return EXIT_OK
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -256,5 +268,49 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data,
-            "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export}
+def add_gradescope_commands(commands: argparse._SubParsersAction,
+                            add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The Gradescope commands: build an autograder package, and the grading it runs."""
+    from grader.reports.gradescope import VISIBILITIES
+
+    visibility_help = "Gradescope visibility of checks that run on hidden cases (default after_published)"
+    package = commands.add_parser("gradescope", help="write a Gradescope autograder package (.zip)")
+    package.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
+    package.add_argument("--out", type=Path, required=True, help="zip file to write, e.g. autograder.zip")
+    package.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published", help=visibility_help)
+    package.add_argument("--data-dir", type=Path, default=None,
+                         help="folder of MNIST files to put in the package (default: the test set inside the grader)")
+
+    run = commands.add_parser("autograde", help="grade one Gradescope submission (what run_autograder calls)")
+    run.add_argument("assignment", help="name in problems/ or path to a spec file")
+    run.add_argument("submission", type=Path, help="the submission folder (/autograder/submission)")
+    run.add_argument("--results", type=Path, required=True, help="results.json to write")
+    run.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published", help=visibility_help)
+    run.add_argument("--hide", type=Path, action="append", default=[],
+                     help="another folder to hide from student code (repeatable)")
+    add_common(run)
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from grader.kit.autograder import build_autograder
+    from grader.spec import load_spec
+
+    assignment = load_spec(args.assignment)
+    path = build_autograder(assignment, args.out, hidden_visibility=args.hidden_visibility, data_dir=args.data_dir)
+    print(f"Gradescope autograder package of {assignment.assignment} written to {path}")
+    return EXIT_OK
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from grader.kit.autograder import autograde
+
+    report = autograde(args.assignment, args.submission, args.results, hidden_visibility=args.hidden_visibility,
+                       isolation=args.isolation, data_dir=args.data_dir, hide=tuple(args.hide))
+    print(f"{report.assignment} / {report.submission}: {report.score:.2f} / {report.max_score:.2f}; "
+          f"results in {args.results}")
+    return EXIT_OK
+
+
+COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data, "schema": _schema,
+            "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export,
+            "gradescope": _gradescope, "autograde": _autograde}

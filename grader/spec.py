@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
                       model_validator)
+from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypeAliasType
 
 from grader.errors import SpecError
@@ -85,6 +86,12 @@ DType = Literal["float64", "float32", "int64", "int32", "uint8", "bool"]
 
 
 class _ArrayOptions(_Model):
+    # The JSON Schema says what _grad_needs_tensor checks: requires_grad true needs tensor true.
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"requires_grad": {"const": True}}, "required": ["requires_grad"]},
+        "then": {"properties": {"tensor": {"const": True}}, "required": ["tensor"]},
+    })
+
     tensor: bool = Field(False, description="Pass a torch tensor of this dtype instead of a numpy array.")
     requires_grad: bool = Field(False, description="With tensor: track gradients, for grad() in a scenario.")
 
@@ -199,8 +206,10 @@ class ValueCheck(_CheckBase):
     parts: list[str] | None = Field(
         None, description="Only these parts: reads of a scenario (or entries of one), or names in `returns`."
     )
-    rtol: float | None = Field(None, description="Relative tolerance; default by dtype.")
-    atol: float | None = Field(None, description="Absolute tolerance; default by dtype.")
+    rtol: float | None = Field(None, description="Relative tolerance; default by dtype.",
+                               json_schema_extra={"minimum": 0})
+    atol: float | None = Field(None, description="Absolute tolerance; default by dtype.",
+                               json_schema_extra={"minimum": 0})
     nan: Literal["fail", "equal"] = Field(
         "fail", description="'equal': NaN where the reference has NaN matches; 'fail': any NaN fails."
     )
@@ -310,7 +319,8 @@ class Step(_Model):
     """A scenario step written as a mapping, to repeat it."""
 
     do: str = Field(description="The step, one line of Python: a call or an assignment.")
-    repeat: int | str = Field(1, description="How many times: a number, or an argument of the case holding it.")
+    repeat: int | str = Field(1, description="How many times: a number, or an argument of the case holding it.",
+                              json_schema_extra={"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]})
 
     @field_validator("repeat")
     @classmethod
@@ -429,7 +439,7 @@ class Problem(_Model):
 class Assignment(_Model):
     """A whole spec file: one student module per assignment, one problem per graded function."""
 
-    schema_version: int
+    schema_version: int = Field(json_schema_extra={"const": SCHEMA_VERSION})
     assignment: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     title: str = ""
     module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Student module, e.g. hw1.")
@@ -444,7 +454,7 @@ class Assignment(_Model):
     problems: list[Problem] = Field(min_length=1)
 
     # Set by load_spec: where the file lives, so relative paths resolve.
-    source: Path = Field(Path("."), exclude=True)
+    source: SkipJsonSchema[Path] = Field(Path("."), exclude=True)
 
     @field_validator("schema_version")
     @classmethod
@@ -605,6 +615,38 @@ class _FieldError(ValueError):
     def __init__(self, loc: str, message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "spec.schema.json"
+"""The schema shipped in the package (``grader schema --out`` writes it; a test keeps it current)."""
+
+
+def json_schema() -> dict[str, Any]:
+    """The spec format as JSON Schema (draft 2020-12), generated from the models above.
+
+    What the models check in Python is said in the schema where JSON Schema can say it (fields'
+    ``json_schema_extra``). Two parts are written here: a ``Value``'s kind is chosen by a function
+    (``_value_kind``), which pydantic renders as a plain ``oneOf`` that an explicit array would match
+    twice (as itself and as a mapping), so the schema below makes the choice the function makes; and
+    a mistake may be written as its id alone (``Problem._mistake_shorthand``). Cross-references (case names, scenario arguments, floor below target...) stay the loader's.
+    """
+    schema = Assignment.model_json_schema()
+    defs = schema["$defs"]
+    kinds = [{"$ref": f"#/$defs/{model.__name__}"} for model in (RandomValue, ArrayValue, LinspaceValue)]
+    defs["Value"] = {
+        "description": "A case argument: a number, string, bool or null; a list (a float64 array); an explicit, "
+                       "linspace or random array (optionally a torch tensor); or a mapping of names to values.",
+        "anyOf": [
+            *kinds,
+            {"type": "object", "additionalProperties": {"$ref": "#/$defs/Value"},
+             "not": {"anyOf": [{"required": [key]} for key in _VALUE_KEYS]}},
+            {"type": ["boolean", "integer", "number", "string", "array", "null"]},
+        ],
+    }
+    mistakes = defs["Problem"]["properties"]["mistakes"]
+    mistakes["items"] = {"anyOf": [mistakes["items"], {**defs["Mistake"]["properties"]["id"], "title": "Mistake id"}]}
+    return {"$schema": SCHEMA_URI, **schema, "title": "dl-grader problem spec"}
 
 
 def find_spec(name_or_path: str, problems_dir: Path | None = None) -> Path:

@@ -34,6 +34,7 @@ class GradingRun:
     force: bool = False
     data_dir: Path | None = None
     progress: bool | None = None
+    """Show the progress (a live display in a terminal, plain lines elsewhere); False: silent."""
     html: bool = True
     """Write each submission's feedback.html and the class summary index.html."""
     executor: ExecutorName = "local"

@@ -15,10 +15,7 @@ import csv
 import io
 import json
 import os
-import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +23,7 @@ from grader.batch.executor import Executor, ExecutorName, GradingRun, Pending
 from grader.batch.submissions import Submission, assignment_hash, discover, submission_hash
 from grader.errors import GraderError
 from grader.reports.gradescope import from_results_json, to_results_json
+from grader.reports.progress import RunProgress
 from grader.reports.render import render_feedback, render_summary
 from grader.reports.summary import RecordCollector, summarize
 from grader.results import GradeReport
@@ -49,45 +47,6 @@ def cached_report(results: Path, key: str) -> GradeReport | None:
     if data.get("extra_data", {}).get("cache_key") != key:
         return None
     return from_results_json(data)
-
-
-class Progress:
-    """Submissions done, rate, time left and failures so far; silent when not a terminal."""
-
-    def __init__(self, total: int, *, enabled: bool | None = None) -> None:
-        self.total = total
-        self.done = 0
-        self.failures = 0
-        self.cached = 0
-        self.start = time.monotonic()
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._lock = threading.Lock()
-
-    def update(self, report: GradeReport, *, cached: bool) -> None:
-        with self._lock:
-            self.done += 1
-            self.cached += cached
-            self.failures += any(p.status in ("import_error", "limit") for p in report.problems)
-            self._show()
-
-    def missed(self) -> None:
-        """A submission that could not be graded (the machines' fault, not the student's)."""
-        with self._lock:
-            self.done += 1
-            self._show()
-
-    def _show(self) -> None:
-        if self.enabled:
-            elapsed = time.monotonic() - self.start
-            rate = self.done / elapsed if elapsed > 0 else 0.0
-            left = (self.total - self.done) / rate if rate > 0 else 0.0
-            sys.stderr.write(
-                f"\r{self.done}/{self.total} graded ({self.cached} unchanged), {rate:.1f}/s, "
-                f"~{left:.0f} s left, {self.failures} crashed or hit a limit   "
-            )
-            if self.done == self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 class GradingIncomplete(GraderError):
@@ -130,7 +89,7 @@ def grade_folder(
     """
     entries = discover(submissions)
     base = assignment_hash(run.assignment, extra=str(run.data_dir or ""))
-    progress = Progress(len(entries), enabled=run.progress)
+    progress = RunProgress(len(entries), enabled=run.progress is not False)
     records = RecordCollector() if run.html else None
     rows: dict[str, dict[str, Any]] = {}
 
@@ -154,18 +113,19 @@ def grade_folder(
         finish(item.submission, report, cached=False)
 
     pending = []
-    for submission in entries:
-        key = submission_hash(submission, base)
-        report = None if run.force else cached_report(run.out / submission.id / "results.json", key)
-        if report is None:
-            pending.append(Pending(submission, key))
-        else:
-            finish(submission, report, cached=True)
     failures: dict[str, str] = {}
-    if pending:
-        failures = executor_named(run.executor)(run, submissions, pending, record)
-    for _ in failures:
-        progress.missed()
+    with progress:
+        for submission in entries:
+            key = submission_hash(submission, base)
+            report = None if run.force else cached_report(run.out / submission.id / "results.json", key)
+            if report is None:
+                pending.append(Pending(submission, key))
+            else:
+                finish(submission, report, cached=True)
+        if pending:
+            failures = executor_named(run.executor)(run, submissions, pending, record)
+        for _ in failures:
+            progress.missed()
     graded = [rows[submission.id] for submission in entries if submission.id in rows]
     write_gradebook(run.out / "gradebook.csv", run.assignment, graded)
     if records is not None:

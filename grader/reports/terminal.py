@@ -1,4 +1,5 @@
-"""What ``grader check`` prints: the details of what went wrong, then a table of problems.
+"""What ``grader check`` prints (the details of what went wrong, then a table of problems), what
+``grader grade`` prints at the end of a run (a table of submissions), and the command's errors.
 
 Like pytest's terminal reporter, failures come first and the short summary last, where the eye
 lands when the command ends. The details are the plain text of ``text.py`` (the same words as in
@@ -8,6 +9,9 @@ a student's "[bold]" or "[/]" prints as typed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -82,3 +86,46 @@ def print_report(report: GradeReport, *, console: Console | None = None, html: s
         console.print(Text(f"HTML report: {html}", style="dim"))
     elif not report.passed:
         console.print(Text("For a report with tables and pictures, add --html feedback.html.", style="dim"))
+
+
+def run_table(rows: list[dict[str, Any]], *, rules: bool = True) -> Table:
+    """One row per graded submission, sorted by id: its score out of the maximum.
+
+    ``rules``: a line under the header (off for logs, which get plain lines).
+    """
+    table = Table(box=box.SIMPLE_HEAD if rules else None, show_edge=False, pad_edge=False)
+    table.add_column("submission", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("of", justify="right", no_wrap=True)
+    for row in sorted(rows, key=lambda row: row["id"]):
+        full = abs(row["total"] - row["max"]) < 1e-9 and row["max"] > 0
+        table.add_row(Text(row["id"]), Text(f"{row['total']:.2f}", style="green" if full else ""), f"{row['max']:.2f}")
+    return table
+
+
+def print_run_summary(assignment: str, rows: list[dict[str, Any]], out: Path, *, html: bool,
+                      failures: dict[str, str], console: Console | None = None) -> None:
+    """The end of ``grader grade``: the scores, where the reports are, and what could not be graded."""
+    console = console or Console(highlight=False)
+    console.print(Text(f"graded {len(rows)} submissions of {assignment} into {out}"), soft_wrap=True)
+    if rows:
+        console.print(run_table(rows, rules=console.is_terminal))
+    console.print(Text(f"gradebook: {out / 'gradebook.csv'}"), soft_wrap=True)
+    if html:
+        console.print(Text(f"class summary: {out / 'index.html'} (feedback.html in each submission's folder)"),
+                      soft_wrap=True)
+    if failures:
+        console.print(Text(f"NOT graded, for a reason of the machines ({len(failures)}; "
+                           "run the same command again to grade them):", style="bold red"), soft_wrap=True)
+        for sid, reason in sorted(failures.items()):
+            console.print(Text(f"  {sid:<20} {reason}"), soft_wrap=True)
+
+
+def print_error(message: str, *, kind: str = "", console: Console | None = None) -> None:
+    """A command's error on stderr: ``grader: [kind: ]message``, the prefix in red on a terminal."""
+    console = console or Console(stderr=True, highlight=False)
+    text = Text("grader: ", style="bold red")
+    if kind:
+        text.append(f"{kind}: ", style="bold red")
+    text.append(message)
+    console.print(text, soft_wrap=True)

@@ -1,0 +1,169 @@
+"""The Gradescope autograder package of hw1, run as Gradescope runs it, in a temporary root.
+
+The package is built with ``grader gradescope``, unzipped into ``ROOT/source`` with
+``run_autograder`` copied to ``ROOT``, as Gradescope's image build does; ``setup.sh`` runs with a
+stand-in Python that records what it would install (the real install downloads torch), and
+``run_autograder`` then grades an example submission in ``ROOT/submission`` with the ``grader``
+on PATH (setup.sh made no real venv), ``AUTOGRADER_ROOT=ROOT``. Its results.json is compared with
+``grader grade``'s on the same submission, and validated against a JSON Schema written from
+Gradescope's documented format (tests/data/gradescope/results.schema.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.reports.gradescope import to_autograder_results
+from grader.results import CaseResult, CheckResult, GradeReport, Outcome, ProblemResult
+from grader.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "tests" / "data" / "gradescope" / "results.schema.json").read_text())
+STUDENT = "ben"
+"""An example submission with declared mistakes, a stability failure and a partly-right MNIST model."""
+
+STAND_IN_PYTHON = """\
+#!/usr/bin/env bash
+# Records every call; `-m venv DIR` makes DIR/bin/python this same script (so pip calls are recorded too).
+echo "$0 $*" >> "$CALLS"
+if [ "${1:-}" = "-m" ] && [ "${2:-}" = "venv" ] && [ "${3:-}" != "--help" ]; then
+    mkdir -p "$3/bin" && cp "$0" "$3/bin/python"
+fi
+exit 0
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    root: Path
+    package: Path
+    calls: list[str]
+    results: dict
+    graded: dict
+    """``grader grade``'s results.json of the same submission."""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    tmp = tmp_path_factory.mktemp("gradescope")
+    grader = Path(sys.executable).parent / "grader"
+    package = tmp / "autograder.zip"
+    subprocess.run([grader, "gradescope", "hw1", "--out", package], check=True, cwd=ROOT)
+
+    root = tmp / "autograder"
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(root / "source")
+    for name in ("setup.sh", "run_autograder"):  # zipfile drops the mode bits: restore them as unzip does
+        mode = archive.getinfo(name).external_attr >> 16
+        (root / "source" / name).chmod(mode & 0o777)
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    shutil.copytree(ROOT / "submissions" / "hw1" / STUDENT, root / "submission")
+
+    stand_in = tmp / "python3"
+    stand_in.write_text(STAND_IN_PYTHON)
+    stand_in.chmod(0o755)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "CALLS": str(tmp / "calls.txt")}
+    subprocess.run(["bash", root / "source" / "setup.sh"], check=True, cwd=root, env={**env, "PYTHON": str(stand_in)})
+    env["PATH"] = f"{grader.parent}{os.pathsep}{env['PATH']}"
+    subprocess.run([root / "run_autograder"], check=True, cwd=root, env=env)
+
+    submissions = tmp / "class"
+    shutil.copytree(ROOT / "submissions" / "hw1" / STUDENT, submissions / STUDENT)
+    subprocess.run([grader, "grade", "hw1", submissions, "--out", tmp / "reports", "--no-html"], check=True, cwd=ROOT)
+    return Run(root=root, package=package, calls=(tmp / "calls.txt").read_text().splitlines(),
+               results=json.loads((root / "results" / "results.json").read_text()),
+               graded=json.loads((tmp / "reports" / STUDENT / "results.json").read_text()))
+
+
+def test_package_has_gradescope_files_at_its_root(run: Run) -> None:
+    names = zipfile.ZipFile(run.package).namelist()
+    assert {"setup.sh", "run_autograder", "grader/pyproject.toml", "grader/grader/cli.py",
+            "course/problems/hw1.yaml", "course/reference/hw1.py", "course/reference/hw1_mistakes.py"} <= set(names)
+    assert "grader/grader/data/mnist/t10k-images-idx3-ubyte.gz" in names
+    assert not any("__pycache__" in name for name in names)
+
+
+def test_setup_installs_cpu_torch_pinned_and_the_grader_from_the_package(run: Run) -> None:
+    installs = [call for call in run.calls if " -m pip install " in call]
+    assert len(installs) == 1, run.calls
+    words = installs[0].split()
+    assert "torch==2.13.0" in words
+    assert f"{run.root}/source/grader" in words
+    assert not [word for word in words if "torch" in word and word != "torch==2.13.0"]
+    assert "--index-url" not in words and "--extra-index-url" not in words and "cu1" not in installs[0]
+
+
+def test_results_json_is_valid_gradescope_format(run: Run) -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.Draft202012Validator(SCHEMA).validate(run.results)
+    jsonschema.Draft202012Validator(SCHEMA).validate(run.graded)  # grader grade's own results.json too
+
+
+def test_schema_rejects_what_gradescope_does_not_document(run: Run) -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for broken in ({**run.results, "stdout_visibility": "students"},
+                   {**run.results, "tests": [{**run.results["tests"][0], "status": "partial"}]},
+                   {**run.results, "leaderboard": [{"name": "MNIST accuracy"}]},
+                   {"output": "no score anywhere"}):
+        assert not validator.is_valid(broken)
+
+
+def test_scores_equal_those_of_grader_grade(run: Run) -> None:
+    assert run.results["score"] == pytest.approx(run.graded["score"], abs=1e-5)
+    assert 0 < run.results["score"] < 100
+    per_problem: dict[str, float] = {}
+    for test in run.results["tests"]:
+        per_problem[test["extra_data"]["problem"]] = per_problem.get(test["extra_data"]["problem"], 0) + test["score"]
+    assert per_problem == pytest.approx({test["name"]: test["score"] for test in run.graded["tests"]}, abs=1e-5)
+    assert sum(test["max_score"] for test in run.results["tests"]) == pytest.approx(100)
+
+
+def test_checks_on_hidden_cases_are_shown_after_publishing(run: Run) -> None:
+    spec = load_spec("hw1")
+    seen = set()
+    for test in run.results["tests"]:
+        problem = spec.problem(test["extra_data"]["problem"])
+        index = int(test["number"].split(".")[1]) - 1
+        check = problem.checks[index]
+        hidden = check.kind != "accuracy" and any(case.visibility == "hidden" for case in problem.check_cases(check))
+        assert test["visibility"] == ("after_published" if hidden else "visible"), test["name"]
+        seen.add(test["visibility"])
+        assert test["output_format"] == "md"
+    assert seen == {"visible", "after_published"}
+    # A hidden case's inputs never reach a test the student sees at once.
+    for test in run.results["tests"]:
+        if test["visibility"] == "visible":
+            assert "(hidden)" not in test["output"], test["name"]
+
+
+def test_mnist_accuracy_is_on_the_leaderboard(run: Run) -> None:
+    accuracy = next(test for test in run.graded["tests"] if test["name"] == "mnist_accuracy")["extra_data"]["accuracy"]
+    assert run.results["leaderboard"] == [{"name": "MNIST accuracy", "value": pytest.approx(accuracy), "order": "desc"}]
+    assert 0.85 < accuracy < 0.95
+
+
+def test_results_say_which_isolation_applied(run: Run) -> None:
+    assert run.results["output"].startswith("Sandbox:")
+    assert run.results["stdout_visibility"] == "hidden"
+    assert run.results["execution_time"] > 0
+
+
+def test_student_text_cannot_break_out_of_its_code_block() -> None:
+    check = CheckResult(name="value", kind="value", weight=1, score=0, outcome=Outcome.FAILED, message="wrong",
+                        cases=(CaseResult(case="a", public=True, outcome=Outcome.FAILED, message="```\n# shouting"),))
+    problem = ProblemResult(problem="f", points=1, checks=(check,), output="````` and *bold*")
+    report = GradeReport(submission="s", assignment="a", problems=(problem,))
+    spec = load_spec("hw1")
+    (test,) = to_autograder_results(report, spec)["tests"]
+    assert "\n```\n# shouting" not in test["output"]  # the fence is longer than any backtick run inside
+    assert "``````\n````` and *bold*\n``````" in test["output"]
