@@ -39,6 +39,8 @@ from grader.spec import Assignment, load_spec
 
 TORCH_REQUIREMENT = "torch==2.13.0"
 """As in the README's install commands: the CPU build; any other version pulls a multi-GB CUDA build."""
+CPU_WHEEL_INDEX = "https://download.pytorch.org/whl/cpu"
+"""PyTorch's index of CPU-only wheels (what the student kit's README tells students to use too)."""
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -53,7 +55,10 @@ if ! "$PYTHON" -m venv --help >/dev/null 2>&1 && command -v apt-get >/dev/null 2
 fi
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the grader needs Python 3.11 or newer: choose a Gradescope base image that has it")'
 "$PYTHON" -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install -q {torch} "$SOURCE/grader"
+# PyPI's Linux torch wheels are CUDA builds (GBs of nvidia-* packages): take torch alone from the
+# CPU wheel index first; the grader's own install then finds its pin satisfied and adds no torch.
+"$ROOT/venv/bin/python" -m pip install -q {torch} --index-url {cpu_index}
+"$ROOT/venv/bin/python" -m pip install -q "$SOURCE/grader"
 "$ROOT/venv/bin/python" -m grader --version   # fails here, not at the first submission, if broken
 """
 
@@ -97,7 +102,7 @@ def build_autograder(
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     os.close(handle)
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as package:
-        _add_script(package, "setup.sh", SETUP_SH.format(torch=TORCH_REQUIREMENT))
+        _add_script(package, "setup.sh", SETUP_SH.format(torch=TORCH_REQUIREMENT, cpu_index=CPU_WHEEL_INDEX))
         data_option = ' --data-dir "$SOURCE/data/mnist"' if data_files else ""
         _add_script(package, "run_autograder", RUN_AUTOGRADER.format(
             spec=shlex.quote(spec), visibility=hidden_visibility, data_dir=data_option))

@@ -94,13 +94,15 @@ def test_package_has_gradescope_files_at_its_root(run: Run) -> None:
 
 
 def test_setup_installs_cpu_torch_pinned_and_the_grader_from_the_package(run: Run) -> None:
-    installs = [call for call in run.calls if " -m pip install " in call]
-    assert len(installs) == 1, run.calls
-    words = installs[0].split()
-    assert "torch==2.13.0" in words
-    assert f"{run.root}/source/grader" in words
-    assert not [word for word in words if "torch" in word and word != "torch==2.13.0"]
-    assert "--index-url" not in words and "--extra-index-url" not in words and "cu1" not in installs[0]
+    installs = [call.split() for call in run.calls if " -m pip install " in call]
+    assert len(installs) == 2, run.calls
+    torch, grader = installs
+    # torch first, pinned, from the CPU-only wheel index (PyPI's Linux wheels are CUDA builds) ...
+    assert "torch==2.13.0" in torch and torch[torch.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+    assert not [word for word in torch if "torch" in word and word not in ("torch==2.13.0",) and "whl/cpu" not in word]
+    # ... then the grader from the package, which finds its torch pin satisfied
+    assert f"{run.root}/source/grader" in grader and not [word for word in grader if "torch" in word]
+    assert "--extra-index-url" not in torch + grader and not any("cu1" in word for word in torch + grader)
 
 
 def test_results_json_is_valid_gradescope_format(run: Run) -> None:
