@@ -242,7 +242,7 @@ PropertyName = Literal["sums_to_one", "shift_invariant", "symmetric", "does_not_
 
 
 class PropertyCheck(_CheckBase):
-    """An invariant of the student's output that needs no reference."""
+    """An invariant of the student's output; its credit counts only on cases whose values are right."""
 
     kind: Literal["property"]
     property: PropertyName
@@ -264,7 +264,8 @@ class PropertyCheck(_CheckBase):
 
 
 class StabilityCheck(_CheckBase):
-    """Finite output and no floating-point warnings (overflow, invalid, divide) on each case."""
+    """Finite output, no floating-point warnings (overflow, invalid, divide) and the reference's values
+    (under the problem's value tolerance) on each case."""
 
     kind: Literal["stability"]
 

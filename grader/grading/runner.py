@@ -16,6 +16,7 @@ from typing import Any, Callable
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome, Session
 from grader.errors import GraderError
 from grader.grading.checks import REGISTRY, Context
+from grader.grading.credit import apply_credit_rule
 from grader.grading.diagnosis import diagnose
 from grader.grading.expectations import Unavailable
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
@@ -75,7 +76,7 @@ def grade_problem(assignment: Assignment, problem: Problem, session: Session, ex
     contexts, calls = plan_problem(assignment, problem, expectations, mode)
     outcomes, printed = session.run(calls, assignment.limits_of(problem))
     judged = [Context(ctx.assignment, ctx.problem, ctx.check_index, mode, expectations, outcomes) for ctx in contexts]
-    results = [_evaluate(ctx) for ctx in judged]
+    results = apply_credit_rule(judged, [_evaluate(ctx) for ctx in judged])
     status, message = _status(problem, outcomes)
     return ProblemResult(
         problem=problem.id,
