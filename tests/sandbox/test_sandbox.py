@@ -569,6 +569,9 @@ def test_monkeypatched_numpy_does_not_change_the_comparison(graded: Run) -> None
     case = result["checks"][0]["cases"][0]
     assert case["outcome"] == "failed"
     assert "3 of 3 values differ" in case["message"]
+    unmodified = result["checks"][1]
+    assert unmodified["outcome"] == "passed" and unmodified["score"] == 0
+    assert "counts once your values are right" in unmodified["message"]
 
 
 def test_secret_environment_appears_nowhere(graded: Run, request: pytest.FixtureRequest) -> None:
