@@ -109,6 +109,18 @@ def read_submission(folder: Path) -> dict[str, bytes]:
     return files
 
 
+def submission_links(folder: Path) -> tuple[str, ...]:
+    """Relative paths of the symbolic links in a submission: refused, never followed."""
+    links = []
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        links += [str((Path(root) / name).relative_to(folder)) for name in sorted(names + dirs)
+                  if (Path(root) / name).is_symlink()]
+        if len(links) >= MAX_SUBMISSION_FILES:
+            break
+    return tuple(links[:MAX_SUBMISSION_FILES])
+
+
 def _write_submission(files: dict[str, bytes], workdir: Path, uid: int | None) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for relative, data in files.items():
@@ -257,9 +269,11 @@ def _drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def enter(config: WorkerConfig) -> Path:
-    """Apply every isolation step to the current (freshly forked) process; return its workdir."""
+def enter(config: WorkerConfig) -> tuple[Path, tuple[str, ...]]:
+    """Apply every isolation step to the current (freshly forked) process; return its workdir and
+    the submission's symbolic links (not copied: the worker refuses a module that is one)."""
     files = read_submission(Path(config.submission_dir))
+    links = submission_links(Path(config.submission_dir))
     workdir = Path(config.workdir)
     if config.namespaces or config.expose_only:
         _arrange_mounts(config)
@@ -270,4 +284,4 @@ def enter(config: WorkerConfig) -> Path:
     os.chdir(workdir)
     os.environ["HOME"] = str(workdir)
     os.environ["TMPDIR"] = str(workdir)
-    return workdir
+    return workdir, links

@@ -122,6 +122,8 @@ ATTACKS: dict[str, Expect] = {
     # Their worker crashes today (see test_unsendable_return_is_a_bad_return); only the score is sure.
     "bigint_return": Expect(),
     "oversized_return": Expect(),
+    "symlink_module": Expect(("attack.py is a symbolic link; submissions may not contain links",),
+                             import_time=True, status="import_error"),
     "stdlib_imports": Expect(passes=True, status="graded"),  # not an attack: the stdlib must keep working
 }
 
@@ -324,6 +326,9 @@ def prepare_submissions(root: Path, port: int) -> tuple[Path, Path]:
     (submissions / "connect_socket" / "port.txt").write_text(str(port))
     # A link to the reference inside the submission: the sandbox copies regular files only.
     (submissions / "read_reference" / "leak.py").symlink_to(REFERENCE)
+    # The graded module itself a link (as committed; copytree copied its target): refused by name.
+    (submissions / "symlink_module" / "attack.py").unlink()
+    (submissions / "symlink_module" / "attack.py").symlink_to("linked.py")
     return submissions, marker
 
 
