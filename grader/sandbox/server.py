@@ -90,10 +90,11 @@ class SandboxInfo:
             why = "disabled by request" if self.isolation == "none" else "not allowed on this machine"
             user = ("each worker runs as a dedicated unprivileged user" if self.root else
                     "workers run as the grader's own user and can write where it can")
-            return (f"Sandbox: network isolation is OFF and instructor files are not hidden (namespaces {why}); "
-                    f"process isolation and resource limits apply; {user}.")
+            return (f"Sandbox: network isolation is OFF, instructor files are not hidden and workers can see "
+                    f"other processes (namespaces {why}); process isolation and resource limits apply; {user}.")
         user = "a dedicated unprivileged user per worker" if self.root else "the grader's own user"
-        return f"Sandbox: no network, instructor files hidden, private /tmp, limits, running as {user}."
+        return (f"Sandbox: no network, instructor files hidden, private /tmp, own processes only, limits, "
+                f"running as {user}.")
 
 
 class Sandbox:
