@@ -48,9 +48,9 @@ def _non_negative(value: float | None, name: str) -> float | None:
 class Limits(_Model):
     """Sandbox limits; set per assignment and overridden per problem."""
 
-    call_timeout: float = Field(10.0, gt=0, description="Wall-clock seconds for one call.")
-    import_timeout: float = Field(20.0, gt=0, description="Wall-clock seconds to import a module.")
-    submission_timeout: float = Field(600.0, gt=0, description="Wall-clock seconds for a whole submission.")
+    call_timeout: float = Field(10.0, gt=0, description="CPU seconds for one call (wall clock: 3x + 10 s).")
+    import_timeout: float = Field(20.0, gt=0, description="CPU seconds to import a module (wall clock: 3x + 10 s).")
+    submission_timeout: float = Field(600.0, gt=0, description="Seconds for a whole submission (wall clock: 3x + 10 s).")
     cpu_seconds: int = Field(300, gt=0, description="CPU seconds for one worker process.")
     memory_mb: int = Field(2048, gt=0, description="Address space the student may add, in MiB.")
     processes: int = Field(16, gt=0, description="Processes and threads a worker may start.")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.calls import LIMIT_STATUSES, Call, CallOutcome, Session
+from grader.calls import LIMIT_STATUSES, Call, CallOutcome, Session, wall_clock_net
 from grader.errors import GraderError
 from grader.grading.checks import REGISTRY, Context
 from grader.grading.credit import apply_credit_rule
@@ -101,7 +101,8 @@ def grade_submission(
 ) -> GradeReport:
     """Grade every problem of one submission folder; never raises for anything the student did."""
     start = time.monotonic()
-    session = session_factory(submission, start + assignment.limits.submission_timeout)
+    # A safety net in wall-clock time: the calls' own limits count CPU time (grader.calls.wall_clock_net).
+    session = session_factory(submission, start + wall_clock_net(assignment.limits.submission_timeout))
     try:
         problems = tuple(grade_problem(assignment, problem, session, expectations, mode) for problem in assignment.problems)
     finally:
