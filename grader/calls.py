@@ -28,6 +28,18 @@ CallStatus = Literal[
     "skipped",       # not run, because an earlier call of the problem hit a limit
 ]
 
+WALL_CLOCK_FACTOR = 3.0
+WALL_CLOCK_EXTRA = 10.0
+"""A time limit counts the worker's CPU time; wall-clock time is only a safety net against a
+worker that waits instead of computing (a sleep, a blocked read), ``FACTOR * limit + EXTRA``
+seconds, so that a busy machine never turns a correct answer into a timeout."""
+
+
+def wall_clock_net(seconds: float) -> float:
+    """The wall-clock safety net of a CPU-time limit of ``seconds``."""
+    return WALL_CLOCK_FACTOR * seconds + WALL_CLOCK_EXTRA
+
+
 LIMIT_STATUSES = frozenset({"timeout", "died", "protocol"})
 """Outcomes after which the worker is gone and the problem's remaining calls are not run."""
 

@@ -49,9 +49,9 @@ def _non_negative(value: float | None, name: str) -> float | None:
 class Limits(_Model):
     """Sandbox limits; set per assignment and overridden per problem."""
 
-    call_timeout: float = Field(10.0, gt=0, description="Wall-clock seconds for one call.")
-    import_timeout: float = Field(20.0, gt=0, description="Wall-clock seconds to import a module.")
-    submission_timeout: float = Field(600.0, gt=0, description="Wall-clock seconds for a whole submission.")
+    call_timeout: float = Field(10.0, gt=0, description="CPU seconds for one call (wall clock: 3x + 10 s).")
+    import_timeout: float = Field(20.0, gt=0, description="CPU seconds to import a module (wall clock: 3x + 10 s).")
+    submission_timeout: float = Field(600.0, gt=0, description="Seconds for a whole submission (wall clock: 3x + 10 s).")
     cpu_seconds: int = Field(300, gt=0, description="CPU seconds for one worker process.")
     memory_mb: int = Field(2048, gt=0, description="Address space the student may add, in MiB.")
     processes: int = Field(16, gt=0, description="Processes and threads a worker may start.")
@@ -251,7 +251,7 @@ PropertyName = Literal["sums_to_one", "shift_invariant", "symmetric", "does_not_
 
 
 class PropertyCheck(_CheckBase):
-    """An invariant of the student's output that needs no reference."""
+    """An invariant of the student's output; its credit counts only on cases whose values are right."""
 
     kind: Literal["property"]
     property: PropertyName
@@ -273,7 +273,8 @@ class PropertyCheck(_CheckBase):
 
 
 class StabilityCheck(_CheckBase):
-    """Finite output and no floating-point warnings (overflow, invalid, divide) on each case."""
+    """Finite output, no floating-point warnings (overflow, invalid, divide) and the reference's values
+    (under the problem's value tolerance) on each case."""
 
     kind: Literal["stability"]
 

@@ -87,6 +87,11 @@ def test_lint_passes_on_the_shipped_specs(assignment: str) -> None:
     result = run_cli("lint", assignment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
+    # Every problem but a model's is proven to give degenerate answers nothing.
+    spec = load_spec(assignment)
+    for problem in spec.problems:
+        if not any(check.kind == "accuracy" for check in problem.checks):
+            assert f"[ok  ] {problem.id}: degenerate answers" in result.stdout, problem.id
 
 
 def test_lint_fails_loudly_on_a_broken_spec(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox,
 from grader.batch.submissions import grader_digest, unpacked
 from grader.errors import DataError, GraderError, ReferenceImplementationError, SpecError, UsageError
 from grader.reports.gradescope import from_results_json, to_results_json
-from grader.sandbox.isolation import read_submission
+from grader.sandbox.isolation import read_submission, submission_links
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
 
@@ -94,14 +94,18 @@ class TaskSettings:
 # --- worker side ------------------------------------------------------------------------------
 
 
-def _write_files(folder: Path, files: dict[str, bytes]) -> None:
-    for relative, data in files.items():
+def _write_files(folder: Path, files: dict[str, bytes], links: tuple[str, ...] = ()) -> None:
+    """The submission's files, and its links as links to nothing (the sandbox refuses them by name)."""
+    for relative, data in [*files.items(), *((link, None) for link in links)]:
         path = PurePosixPath(relative)
         if path.is_absolute() or ".." in path.parts or not path.parts:
             raise GraderError(f"refusing to write {relative!r} outside the task's folder")
         target = folder.joinpath(*path.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        if data is None:
+            target.symlink_to("a link in the submission")
+        else:
+            target.write_bytes(data)
 
 
 class WorkerState:
@@ -174,12 +178,12 @@ class WorkerState:
             return sandbox
 
     @contextmanager
-    def staged(self, files: dict[str, bytes]) -> Iterator[Path]:
+    def staged(self, files: dict[str, bytes], links: tuple[str, ...] = ()) -> Iterator[Path]:
         """A submission's files in a folder of their own, removed afterwards."""
         folder = self.root / "submissions" / uuid.uuid4().hex / "submission"
         folder.mkdir(parents=True)
         try:
-            _write_files(folder, files)
+            _write_files(folder, files, links)
             yield folder
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)
@@ -208,7 +212,8 @@ def worker_state() -> WorkerState:
         return _state
 
 
-def grade_task(spec: SpecFiles, submission_id: str, files: dict[str, bytes], settings: TaskSettings) -> dict[str, Any]:
+def grade_task(spec: SpecFiles, submission_id: str, files: dict[str, bytes], settings: TaskSettings,
+               links: tuple[str, ...] = ()) -> dict[str, Any]:
     """Grade one submission on a Dask worker.
 
     Returns ``{"results": <results.json dict>}``, or ``{"error": {"type", "message"}}`` for an
@@ -223,7 +228,7 @@ def grade_task(spec: SpecFiles, submission_id: str, files: dict[str, bytes], set
     try:
         assignment, expectations = state.assignment(spec, settings.data_dir)
         sandbox = state.sandbox(settings)
-        with state.staged(files) as submission:
+        with state.staged(files, links) as submission:
             report = grade_in_sandbox(assignment, submission, submission_id, expectations=expectations, sandbox=sandbox)
     except (SpecError, ReferenceImplementationError) as error:
         message = str(error).replace(str(state.spec_folder(spec)), spec.origin)  # paths as the instructor knows them
@@ -302,7 +307,8 @@ def grade_on_dask(run: GradingRun, submissions: Path, pending: list[Pending], re
             # Packed here, one at a time: what the sandbox would read from the folder, links never followed.
             with unpacked(item.submission) as folder:
                 files = read_submission(folder)
-            future = client.submit(grade_task, spec, item.submission.id, files, settings, retries=RETRIES,
+                links = submission_links(folder)
+            future = client.submit(grade_task, spec, item.submission.id, files, settings, links, retries=RETRIES,
                                    key=f"grade-{item.submission.id}-{uuid.uuid4().hex[:8]}")
             submitted[future] = item
             completed.add(future)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from grader.spec import Assignment
 
 MAX_ZIP_BYTES = 64 * 1024 * 1024
 MAX_ZIP_FILES = 500
+MAX_LINK_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ def unpacked(submission: Submission) -> Iterator[Path]:
                         break
                     destination = target / name
                     destination.parent.mkdir(parents=True, exist_ok=True)
+                    if _is_link(member):
+                        # Kept a link (never followed), so that the worker refuses it by name.
+                        with archive.open(member) as source:
+                            link = source.read(MAX_LINK_BYTES).decode("utf-8", "replace").replace("\0", "")
+                        os.symlink(link or "?", destination)
+                        continue
                     with archive.open(member) as source, destination.open("wb") as sink:
                         shutil.copyfileobj(source, sink, MAX_ZIP_BYTES)
         except zipfile.BadZipFile:
@@ -86,12 +95,19 @@ def unpacked(submission: Submission) -> Iterator[Path]:
         shutil.rmtree(target, ignore_errors=True)
 
 
+def _is_link(member: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(member.external_attr >> 16)
+
+
 def _hash_tree(digest: Any, path: Path) -> None:
     if path.is_file():
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
         return
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes() + b"\0")
+    for file in sorted(p for p in path.rglob("*") if "__pycache__" not in p.parts):
+        if file.is_symlink():  # its name and target, never what it points to
+            digest.update(str(file.relative_to(path)).encode() + b"\0->" + os.readlink(file).encode() + b"\0")
+        elif file.is_file():
+            digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes() + b"\0")
 
 
 @functools.cache

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.calls import LIMIT_STATUSES, Call, CallOutcome, Session
+from grader.calls import LIMIT_STATUSES, Call, CallOutcome, Session, wall_clock_net
 from grader.errors import GraderError
 from grader.grading.checks import REGISTRY, Context
+from grader.grading.credit import apply_credit_rule
 from grader.grading.diagnosis import diagnose
 from grader.grading.expectations import Unavailable
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
@@ -75,7 +76,7 @@ def grade_problem(assignment: Assignment, problem: Problem, session: Session, ex
     contexts, calls = plan_problem(assignment, problem, expectations, mode)
     outcomes, printed = session.run(calls, assignment.limits_of(problem))
     judged = [Context(ctx.assignment, ctx.problem, ctx.check_index, mode, expectations, outcomes) for ctx in contexts]
-    results = [_evaluate(ctx) for ctx in judged]
+    results = apply_credit_rule(judged, [_evaluate(ctx) for ctx in judged])
     status, message = _status(problem, outcomes)
     return ProblemResult(
         problem=problem.id,
@@ -100,7 +101,8 @@ def grade_submission(
 ) -> GradeReport:
     """Grade every problem of one submission folder; never raises for anything the student did."""
     start = time.monotonic()
-    session = session_factory(submission, start + assignment.limits.submission_timeout)
+    # A safety net in wall-clock time: the calls' own limits count CPU time (grader.calls.wall_clock_net).
+    session = session_factory(submission, start + wall_clock_net(assignment.limits.submission_timeout))
     try:
         problems = tuple(grade_problem(assignment, problem, session, expectations, mode) for problem in assignment.problems)
     finally:

@@ -1,24 +1,28 @@
 """The spec self-test behind ``grader lint``: a problem that cannot tell right from wrong is broken.
 
 For every problem: the reference passes all of its own checks with full marks; at least two
-wrong variants (the declared mistakes) are declared; and each of them loses points and is
-diagnosed as itself. The reference and the mistakes are the instructor's trusted code, so they
+wrong variants (the declared mistakes) are declared; each of them loses points and is
+diagnosed as itself; and degenerate answers (zeros, ones, the input echoed, random values, each of
+the shape of the reference's output) score nothing at all. The reference and the mistakes are the instructor's trusted code, so they
 run in-process (the caller passes ``session_for``, an in-process session), through the same checks
 as any submission.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from grader.calls import Session
+import numpy as np
+
+from grader.calls import Call, CallOutcome, Session
 from grader.grading.expectations import ReferenceExpectations
 from grader.grading.runner import grade_problem
 from grader.results import ProblemResult
-from grader.spec import AccuracyCheck, Assignment, Problem
+from grader.spec import AccuracyCheck, Assignment, Limits, Problem
 
 MIN_MISTAKES = 2
 
@@ -44,6 +48,85 @@ def _module_with(reference: types.ModuleType, name: str, function: object) -> ty
     module.__dict__.update({k: v for k, v in vars(reference).items() if not k.startswith("__")})
     setattr(module, name, function)
     return module
+
+
+Degenerate = Callable[[Any, Call], Any]
+"""A degenerate answer: from the reference's output of a call (and the call), what it returns."""
+
+
+def _fill(value: Any, make: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """``value`` with every array and number replaced by ``make`` of its shape and dtype."""
+    if isinstance(value, tuple):
+        return tuple(_fill(item, make) for item in value)
+    if isinstance(value, list):
+        return [_fill(item, make) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(item, make) for key, item in value.items()}
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, (int, float, np.number, np.ndarray)):
+        array = np.asarray(value)
+        filled = make(array).astype(array.dtype if array.dtype.kind in "fc" else np.float64)
+        return filled if isinstance(value, np.ndarray) else filled.item()
+    return value
+
+
+def _echo(value: Any, call: Call) -> Any:
+    """The call's first argument handed back (a scenario's first argument, for each read)."""
+    args = call.args[0] if call.op == "scenario" else call.args
+    first = next(iter(args.values())) if isinstance(args, dict) else (args[0] if args else None)
+    if call.op == "scenario" and isinstance(value, tuple):
+        return tuple(first for _ in value)
+    return first
+
+
+def _random(array: np.ndarray) -> np.ndarray:
+    return np.random.default_rng(12).standard_normal(array.shape)
+
+
+DEGENERATES: dict[str, Degenerate] = {
+    "zeros": lambda value, call: _fill(value, np.zeros_like),
+    "ones": lambda value, call: _fill(value, np.ones_like),
+    "the input echoed": _echo,
+    "random values": lambda value, call: _fill(value, _random),
+}
+"""Answers that know nothing of the problem but the shape of its output; each must score 0."""
+
+
+class DegenerateSession:
+    """Runs the reference, then hands back a degenerate answer in place of each returned value:
+    zeros of the right shape, the input... For a scenario, the output is the tuple of its reads."""
+
+    def __init__(self, inner: Session, degenerate: Degenerate) -> None:
+        self.inner = inner
+        self.degenerate = degenerate
+
+    def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
+        outcomes, printed = self.inner.run(calls, limits)
+        by_key = {call.key: call for call in calls}
+        return {key: dataclasses.replace(outcome, value=self.degenerate(outcome.value, by_key[key]), warnings=(),
+                                         modified_args=()) if outcome.ok else outcome
+                for key, outcome in outcomes.items()}, printed
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def check_degenerates(
+    assignment: Assignment, problem: Problem, expectations: ReferenceExpectations, session_for: SessionFor
+) -> Finding:
+    """Zeros, ones, the input echoed and random values of the right shape all score 0."""
+    module_name = assignment.module_of(problem)
+    reference = expectations.reference_module
+    scored = []
+    for label, degenerate in DEGENERATES.items():
+        session = DegenerateSession(session_for({module_name: reference}, None), degenerate)  # type: ignore[dict-item]
+        result = grade_problem(assignment, problem, session, expectations, "grade")
+        if result.score > 1e-9:
+            earning = [check.name for check in result.checks if check.counted and check.score > 0]
+            scored.append(f"{label} scores {result.score:.3g} (from {', '.join(earning)})")
+    return Finding(problem.id, "degenerate answers (zeros, ones, the input echoed, random values) score 0",
+                   not scored, "; ".join(scored))
 
 
 def check_problem(
@@ -77,6 +160,7 @@ def check_problem(
             detail.append(f"is also diagnosed as {others}")
         findings.append(Finding(problem.id, f"mistake {mistake.id!r} is rejected and diagnosed",
                                 rejected and diagnosed and not others, ", ".join(detail)))
+    findings.append(check_degenerates(assignment, problem, expectations, session_for))
     return findings
 
 

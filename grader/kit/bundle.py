@@ -42,7 +42,8 @@ from grader.cases import case_args
 from grader.errors import GraderError, UsageError
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
 from grader.kit.selfcheck import KIT_SPEC, is_kit
-from grader.spec import AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, ValueCheck, load_spec
+from grader.spec import (AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, StabilityCheck, ValueCheck,
+                         load_spec)
 
 KIT_FORMAT = KitExpectations.FORMAT
 """Version of the expected.json layout; ``KitExpectations`` refuses other versions."""
@@ -123,8 +124,12 @@ def _expectations_index(kit: list[KitProblem], expectations: ReferenceExpectatio
     for entry in kit:
         problem, original = entry.problem, entry.original
         value_cases: dict[str, Any] = {}
+        compared: dict[str, Any] = {}  # cases whose reference output a value or stability check needs
         for index, check in enumerate(problem.checks):
             cases = problem.check_cases(check) if not isinstance(check, AccuracyCheck) else []
+            if isinstance(check, (ValueCheck, StabilityCheck)):
+                for case in cases:
+                    compared[case.name] = original.case(case.name)
             if isinstance(check, ValueCheck):
                 for case in cases:
                     value_cases[case.name] = original.case(case.name)
@@ -134,9 +139,9 @@ def _expectations_index(kit: list[KitProblem], expectations: ReferenceExpectatio
                     case.name: arrays.node(expectations.gradient(original, origin, original.case(case.name)))
                     for case in cases
                 }
-        if value_cases:
+        if compared:
             expected[problem.id] = {name: arrays.node(expectations.expected(original, case))
-                                    for name, case in value_cases.items()}
+                                    for name, case in compared.items()}
         if problem.mistakes:
             mistakes[problem.id] = {
                 mistake.id: {name: arrays.node(expectations.mistake_output(original, declared, case))

@@ -84,7 +84,7 @@ def from_results_json(data: dict[str, Any]) -> GradeReport:
 
 def leaderboard(report: GradeReport) -> list[dict[str, Any]]:
     """The MNIST accuracy of each accuracy check (0 when the model could not be evaluated)."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for problem in report.problems:
         for check in problem.checks:
             if check.kind == "accuracy" and check.counted:

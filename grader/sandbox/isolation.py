@@ -2,10 +2,12 @@
 
 Runs in the child of the fork server, in this order: its own session (so the whole process group
 can be killed), output redirected to the grader's capture pipe, the submission read into memory,
-then, where the machine allows it, private network and mount namespaces (no network; the
-instructor's folders hidden under empty read-only mounts; a private ``/tmp``), resource limits,
-and last the drop to an unprivileged user of its own. What could not be applied is reported back
-by the fork server at start-up, so the grader can say so in its output.
+then, where the machine allows it, private network, mount and PID namespaces (no network; the
+instructor's folders hidden under empty read-only mounts; a private ``/tmp``; ``/dev`` and
+``/sys`` reduced to what Python, numpy and torch read; a ``/proc`` of its own that shows only the
+worker's processes), resource limits, and last the drop to an unprivileged user of its own. What
+could not be applied is reported back by the fork server at start-up, so the grader can say so in
+its output.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import ctypes
 import ctypes.util
 import os
 import resource
+import signal
 import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
@@ -29,6 +33,7 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_REMOUNT = 32
+MS_NOEXEC = 8
 
 MAX_SUBMISSION_FILES = 500
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
@@ -78,13 +83,26 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
     )
 
 
+NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+
+
 def namespaces_available() -> bool:
-    """Whether a child of this process can get private mount and network namespaces."""
+    """Whether a child of this process can get private mount, network and PID namespaces, and
+    mount a /proc of its own in them."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         try:
-            unshare(CLONE_NEWNS | CLONE_NEWNET | (0 if os.geteuid() == 0 else CLONE_NEWUSER))
-            os._exit(0)
+            unshare(NAMESPACES | (0 if os.geteuid() == 0 else CLONE_NEWUSER))
+            mount("none", "/", None, MS_REC | MS_PRIVATE)
+            init = os.fork()
+            if init == 0:
+                try:
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                    os._exit(0)
+                except BaseException:  # noqa: BLE001
+                    os._exit(1)
+            _, status = os.waitpid(init, 0)
+            os._exit(os.waitstatus_to_exitcode(status))
         except BaseException:  # noqa: BLE001
             os._exit(1)
     _, status = os.waitpid(pid, 0)
@@ -107,6 +125,18 @@ def read_submission(folder: Path) -> dict[str, bytes]:
             files[str(path.relative_to(folder))] = path.read_bytes()
             total += info.st_size
     return files
+
+
+def submission_links(folder: Path) -> tuple[str, ...]:
+    """Relative paths of the symbolic links in a submission: refused, never followed."""
+    links = []
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        links += [str((Path(root) / name).relative_to(folder)) for name in sorted(names + dirs)
+                  if (Path(root) / name).is_symlink()]
+        if len(links) >= MAX_SUBMISSION_FILES:
+            break
+    return tuple(links[:MAX_SUBMISSION_FILES])
 
 
 def _write_submission(files: dict[str, bytes], workdir: Path, uid: int | None) -> None:
@@ -182,7 +212,7 @@ def _arrange_mounts(config: WorkerConfig) -> None:
     """
     root = os.geteuid() == 0
     real_uid, real_gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNS | (CLONE_NEWNET if config.namespaces else 0)
+    flags = NAMESPACES if config.namespaces else CLONE_NEWNS
     unshare(flags | (0 if root else CLONE_NEWUSER))
     if not root:
         # Map ourselves to root inside the new user namespace so that we may mount.
@@ -228,6 +258,89 @@ def _arrange_mounts(config: WorkerConfig) -> None:
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
     for path in hidden_dirs:
         mount("none", path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    if config.namespaces:
+        _reduce_devices()
+
+
+DEVICES = ("null", "zero", "full", "random", "urandom")
+"""What stays of /dev (besides a private /dev/shm): what Python, numpy and torch open."""
+SYSTEM_FOLDERS = ("/sys/devices/system/cpu", "/sys/devices/system/node")
+"""What stays of /sys, read-only: the CPU and NUMA topology that torch and OpenMP read."""
+
+
+def _reduce_devices() -> None:
+    """/dev and /sys replaced by read-only folders that hold only what the libraries need."""
+    kept = {f"/dev/{name}": f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")}
+    kept |= {path: path for path in SYSTEM_FOLDERS if os.path.isdir(path)}
+    handles = {path: os.open(path, os.O_PATH) for path in kept}
+    for folder in ("/dev", "/sys"):
+        mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
+    for path, handle in handles.items():
+        if os.path.isdir(f"/proc/self/fd/{handle}"):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        else:
+            Path(path).touch(mode=0o666)
+        mount(f"/proc/self/fd/{handle}", path, None, MS_BIND)
+        if path.startswith("/sys/"):
+            mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        os.close(handle)
+    os.mkdir("/dev/shm", 0o1777)
+    mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    for name, fd in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                     ("stderr", "/proc/self/fd/2")):
+        os.symlink(fd, f"/dev/{name}")
+    mount("none", "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    mount("none", "/sys", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+
+
+def _wait_for(child: int, *, keep: int, reap_all: bool) -> int:
+    """Wait for ``child`` (reaping orphans too when this is the namespace's init) and return its
+    wait status, holding no file of the worker's but ``keep`` meanwhile."""
+    os.closerange(0, keep)
+    os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(number, signal.SIG_IGN)  # the worker decides how it ends; SIGKILL still ends us
+    while True:
+        try:
+            pid, status = os.waitpid(-1 if reap_all else child, 0)
+        except ChildProcessError:
+            os._exit(70)
+        if pid == child:
+            return status
+
+
+def _enter_pid_namespace() -> None:
+    """After unshare(CLONE_NEWPID): fork the namespace's init, which mounts its /proc and forks the
+    worker. The worker sees itself, its children and that init, nothing of the machine; when the
+    worker ends, the init ends, and the kernel kills whatever else the namespace still runs.
+
+    The process the fork server forked ends the way the worker ended (its exit status, or the
+    signal that killed it), so the grader's account of a crash or a limit is unchanged. The init
+    cannot kill itself with a signal (an init ignores its own), so it passes the signal's number
+    on through a pipe.
+    """
+    signal_read, signal_write = os.pipe()
+    init = os.fork()
+    if init:
+        os.close(signal_write)
+        status = _wait_for(init, keep=signal_read, reap_all=False)
+        number = os.read(signal_read, 1)
+        if number or os.WIFSIGNALED(status):
+            number_value = number[0] if number else os.WTERMSIG(status)
+            signal.signal(number_value, signal.SIG_DFL)
+            os.kill(os.getpid(), number_value)
+        os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 70)
+    os.close(signal_read)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    worker = os.fork()
+    if worker:
+        status = _wait_for(worker, keep=signal_write, reap_all=True)
+        if os.WIFSIGNALED(status):
+            os.write(signal_write, bytes([os.WTERMSIG(status)]))
+            os._exit(70)
+        os._exit(os.waitstatus_to_exitcode(status))
+    os.close(signal_write)
 
 
 def _vm_size_bytes() -> int:
@@ -257,12 +370,16 @@ def _drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def enter(config: WorkerConfig) -> Path:
-    """Apply every isolation step to the current (freshly forked) process; return its workdir."""
+def enter(config: WorkerConfig) -> tuple[Path, tuple[str, ...]]:
+    """Apply every isolation step to the current (freshly forked) process; return its workdir and
+    the submission's symbolic links (not copied: the worker refuses a module that is one)."""
     files = read_submission(Path(config.submission_dir))
+    links = submission_links(Path(config.submission_dir))
     workdir = Path(config.workdir)
     if config.namespaces or config.expose_only:
         _arrange_mounts(config)
+    if config.namespaces:
+        _enter_pid_namespace()
     _write_submission(files, workdir, config.uid)
     _set_limits(config)
     if config.uid is not None:
@@ -270,4 +387,4 @@ def enter(config: WorkerConfig) -> Path:
     os.chdir(workdir)
     os.environ["HOME"] = str(workdir)
     os.environ["TMPDIR"] = str(workdir)
-    return workdir
+    return workdir, links

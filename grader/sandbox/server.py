@@ -38,6 +38,30 @@ KEPT_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 """Variables a worker inherits: only what numerics need (OpenBLAS kernel choice on some CPUs)."""
 
 TERM_GRACE = 0.2
+CPU_POLL = 0.05
+"""Seconds between two readings of a worker's CPU time while it computes an answer."""
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` and its living descendants (and of the children they
+    reaped), read from /proc; None when ``pid`` cannot be read."""
+    total = 0.0
+    pending = [pid]
+    seen = 0
+    while pending and seen < 4096:
+        current = pending.pop()
+        seen += 1
+        try:
+            fields = Path(f"/proc/{current}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS  # utime stime cutime cstime
+            for task in os.listdir(f"/proc/{current}/task"):
+                pending += [int(child) for child in
+                            Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            if current == pid:
+                return None
+    return total
 """Seconds between SIGTERM and SIGKILL when a worker is stopped."""
 
 
@@ -90,10 +114,11 @@ class SandboxInfo:
             why = "disabled by request" if self.isolation == "none" else "not allowed on this machine"
             user = ("each worker runs as a dedicated unprivileged user" if self.root else
                     "workers run as the grader's own user and can write where it can")
-            return (f"Sandbox: network isolation is OFF and instructor files are not hidden (namespaces {why}); "
-                    f"process isolation and resource limits apply; {user}.")
+            return (f"Sandbox: network isolation is OFF, instructor files are not hidden and workers can see "
+                    f"other processes (namespaces {why}); process isolation and resource limits apply; {user}.")
         user = "a dedicated unprivileged user per worker" if self.root else "the grader's own user"
-        return f"Sandbox: no network, instructor files hidden, private /tmp, limits, running as {user}."
+        return (f"Sandbox: no network, instructor files hidden, private /tmp, own processes only, limits, "
+                f"running as {user}.")
 
 
 class Sandbox:
@@ -318,13 +343,17 @@ class WorkerProcess:
         """Wait until the worker has isolated itself and is ready for requests."""
         return self._await(timeout, time.monotonic())
 
-    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float) -> Reply:
-        """Send one request and wait for its reply until ``timeout`` seconds have passed."""
+    def request(self, header: dict[str, Any], blobs: list[bytes], timeout: float, *,
+                wall_timeout: float | None = None) -> Reply:
+        """Send one request and wait for its reply until the worker has used ``timeout`` seconds of
+        CPU time, or ``wall_timeout`` seconds have passed (default: ``timeout``, as wall-clock)."""
         start = time.monotonic()
         if not self.alive:
             return Reply(kind="died", detail=self.exit_detail or "the worker is not running")
         data = memoryview(wire.pack(header, blobs))
-        deadline = start + timeout
+        wall = timeout if wall_timeout is None else wall_timeout
+        deadline = start + wall
+        cpu_start = self.cpu_seconds() if wall_timeout is not None else None
         # Write without blocking forever: a student who stops reading must not hang the grader.
         while data:
             try:
@@ -332,13 +361,20 @@ class WorkerProcess:
                 data = data[written:]
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    return self._fail("timeout", f"the worker did not accept input within {timeout:g} s", start)
+                    return self._fail("timeout", f"the worker did not accept input within {wall:g} s", start)
                 self._drain(0.01)
             except BrokenPipeError:
                 return self._fail("died", "", start)
-        return self._await(deadline - time.monotonic(), start, limit=timeout)
+        cpu_limit = (timeout, cpu_start) if cpu_start is not None else None
+        return self._await(deadline - time.monotonic(), start, limit=timeout, cpu_limit=cpu_limit)
 
-    def _await(self, timeout: float, start: float, *, limit: float | None = None) -> Reply:
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the worker's processes, from /proc; None where
+        /proc cannot tell (then limits fall back to wall-clock time)."""
+        return process_tree_cpu(self.pid)
+
+    def _await(self, timeout: float, start: float, *, limit: float | None = None,
+               cpu_limit: tuple[float, float | None] | None = None) -> Reply:
         deadline = time.monotonic() + max(timeout, 0)
         while True:
             try:
@@ -354,7 +390,17 @@ class WorkerProcess:
                 return Reply(kind="message", header=header, arrays=arrays, seconds=time.monotonic() - start)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if cpu_limit is not None:
+                    return self._fail("timeout", f"time limit of {limit:g} s exceeded (no answer after "
+                                      f"{time.monotonic() - start:.0f} s of waiting)", start)
                 return self._fail("timeout", f"time limit of {limit or timeout:g} s exceeded", start)
+            if cpu_limit is not None:
+                seconds, cpu_start = cpu_limit
+                used = self.cpu_seconds()
+                if cpu_start is not None and used is not None and used - cpu_start > seconds:
+                    return self._fail("timeout", f"time limit of {seconds:g} s exceeded "
+                                      f"({used - cpu_start:.1f} s of CPU time)", start)
+                remaining = min(remaining, CPU_POLL)
             if not self._drain(remaining):
                 return self._fail("died", "", start)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import wire
-from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus
+from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus, wall_clock_net
 from grader.sandbox.server import Reply, Sandbox, WorkerProcess
 from grader.sandbox.worker import Worker
 from grader.spec import Limits
@@ -110,7 +110,8 @@ class SandboxSession:
         if module in self._import_failures:
             return self._import_failures[module]
         probe = Call(key=f"import:{module}", module=module, function="")
-        reply = worker.request({"op": "import", "module": module}, [], min(limits.import_timeout, self._remaining()))
+        reply = worker.request({"op": "import", "module": module}, [], limits.import_timeout,
+                               wall_timeout=min(wall_clock_net(limits.import_timeout), self._remaining()))
         if not reply.ok:
             failure = outcome_from_failure(probe, reply, f"importing {module}.py")
             failure = CallOutcome(key=probe.key, status="import_error", message=failure.message)
@@ -150,8 +151,9 @@ class SandboxSession:
                 printed.append(self._new_output())
                 continue
             header, blobs = encode_request(call)
-            timeout = min(call.timeout or limits.call_timeout, self._remaining())
-            reply = worker.request(header, blobs, timeout)
+            # The limit counts the worker's CPU time: a loaded machine slows the answer, not the verdict.
+            timeout = call.timeout or limits.call_timeout
+            reply = worker.request(header, blobs, timeout, wall_timeout=min(wall_clock_net(timeout), self._remaining()))
             printed.append(self._new_output())
             if reply.ok:
                 outcomes[call.key] = outcome_from_message(call, reply.header, reply.arrays, reply.seconds)

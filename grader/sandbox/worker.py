@@ -59,8 +59,11 @@ def _trim(text: str, limit: int = MAX_TEXT) -> str:
 class Worker:
     """Serves one submission; created in the forked child after isolation is in place."""
 
-    def __init__(self, submission_dir: Path, *, max_return_bytes: int, contain_finalizers: bool = False) -> None:
+    def __init__(self, submission_dir: Path, *, max_return_bytes: int, contain_finalizers: bool = False,
+                 links: tuple[str, ...] = ()) -> None:
         self.submission_dir = submission_dir
+        self.links = frozenset(links)
+        """The submission's symbolic links (relative paths), which were not copied."""
         self.max_return_bytes = max_return_bytes
         # Collect a scenario's objects before answering, so a student's __del__ runs within the
         # request that made them: worth its cost only in a sandboxed worker.
@@ -113,6 +116,12 @@ class Worker:
         path = self.submission_dir / f"{name}.py"
         notebook_path = self.submission_dir / f"{name}.ipynb"
         reply: dict[str, Any]
+        linked = [f"{name}{suffix}" for suffix in (".py", ".ipynb") if f"{name}{suffix}" in self.links]
+        if linked and not path.is_file():
+            reply = {"status": "import_error",
+                     "message": f"{linked[0]} is a symbolic link; submissions may not contain links"}
+            self.import_errors[name] = reply
+            return reply, []
         if not path.is_file() and not notebook_path.is_file():
             reply = {"status": "missing_module",
                      "message": f"{name}.py is missing from the submission (a notebook, {name}.ipynb, is accepted too)"}
@@ -320,9 +329,10 @@ def _last_line(error: BaseException) -> str:
     return lines[-1].strip() if lines else type(error).__name__
 
 
-def serve(control_in: int, control_out: int, submission_dir: Path, *, max_return_bytes: int) -> None:
+def serve(control_in: int, control_out: int, submission_dir: Path, *, max_return_bytes: int,
+          links: tuple[str, ...] = ()) -> None:
     """Answer requests until the grader closes the channel."""
-    worker = Worker(submission_dir, max_return_bytes=max_return_bytes, contain_finalizers=True)
+    worker = Worker(submission_dir, max_return_bytes=max_return_bytes, contain_finalizers=True, links=links)
     worker.prepare_interpreter()
     # Everything alive now (numpy, torch, the grader) is never garbage: keep it out of the collector's
     # way, so that collecting a scenario's objects costs what they cost, not a walk over torch.

@@ -98,10 +98,10 @@ class ForkServer:
             os.close(output)
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-            workdir = isolation.enter(config)
+            workdir, links = isolation.enter(config)
             if "torch" in sys.modules:
                 sys.modules["torch"].set_num_threads(1)
-            worker.serve(control_in, control_out, workdir, max_return_bytes=config.max_return_bytes)
+            worker.serve(control_in, control_out, workdir, max_return_bytes=config.max_return_bytes, links=links)
         except BaseException as error:  # noqa: BLE001 - report set-up failures, then exit
             try:
                 os.write(2, f"worker set-up failed: {type(error).__name__}: {error}\n".encode())

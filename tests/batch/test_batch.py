@@ -133,3 +133,24 @@ def test_discover_accepts_folders_and_zips_and_rejects_clashes(tmp_path: Path) -
 
     with pytest.raises(UsageError, match="two submissions are called 'a'"):
         discover(tmp_path)
+
+
+def test_a_linked_module_is_refused_by_name_in_a_folder_and_a_zip(tmp_path: Path) -> None:
+    import stat
+    import zipfile
+
+    folder = tmp_path / "subs"
+    (tmp_path / "real.py").write_text(CORRECT)
+    (folder / "linked").mkdir(parents=True)
+    (folder / "linked" / "work.py").symlink_to(tmp_path / "real.py")
+    with zipfile.ZipFile(folder / "zipped.zip", "w") as archive:
+        link = zipfile.ZipInfo("zipped/work.py")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, str(tmp_path / "real.py"))
+    rows = {row["id"]: row for row in grade(folder, tmp_path / "out", workers=1)}
+    for sid in ("linked", "zipped"):
+        assert rows[sid]["total"] == 0
+        tests = json.loads((tmp_path / "out" / sid / "results.json").read_text())["tests"]
+        for test in tests:
+            assert "work.py is a symbolic link; submissions may not contain links" in test["output"], sid
+            assert "missing" not in test["output"]

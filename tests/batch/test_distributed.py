@@ -212,3 +212,18 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_the_run(
     assert len(rows) == 4
     assert (out / "gradebook.csv").read_text() == (graded_examples["hw3"] / "gradebook.csv").read_text()
     assert normalized(out) == normalized(graded_examples["hw3"])
+
+
+def test_a_task_carries_the_submissions_links_as_links(tmp_path: Path) -> None:
+    """A linked module travels as a link to nothing, so the worker machine refuses it by name too."""
+    from grader.batch.dask import _write_files
+    from grader.sandbox.isolation import read_submission, submission_links
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "honest.py").write_text(CORRECT)
+    (source / "work.py").symlink_to(source / "honest.py")
+    staged = tmp_path / "staged"
+    _write_files(staged, read_submission(source), submission_links(source))
+    assert (staged / "honest.py").read_text() == CORRECT
+    assert (staged / "work.py").is_symlink() and not (staged / "work.py").exists()

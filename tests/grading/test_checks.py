@@ -169,6 +169,11 @@ def test_gradient_selects_parts_of_tuples_and_dicts(tmp_path: Path) -> None:
     assert result.score == 0 and "no part" in result.checks[0].cases[0].message
 
 
+def softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - np.max(x))
+    return z / z.sum()
+
+
 SOFTMAX = {
     "id": "softmax",
     "points": 1,
@@ -185,8 +190,9 @@ SOFTMAX = {
          "not symmetric"),
         ({"kind": "property", "property": "shift_invariant", "arg": "x", "shift": 10.0},
          lambda x: np.exp(x - x.max()), lambda x: np.exp(x), "changed the output"),
-        ({"kind": "stability"}, lambda x: np.exp(x - 1e3), lambda x: np.exp(x + 1e3), "overflow"),
-        ({"kind": "stability"}, lambda x: x, lambda x: x * np.nan, "non-finite"),
+        ({"kind": "stability"}, lambda x: softmax(x), lambda x: np.exp(x + 1e3) / np.exp(x + 1e3).sum(), "overflow"),
+        ({"kind": "stability"}, lambda x: softmax(x), lambda x: x * np.nan, "non-finite"),
+        ({"kind": "stability"}, lambda x: softmax(x), lambda x: np.zeros_like(x), "wrong values"),
     ],
 )
 def test_reference_free_checks(tmp_path: Path, check: dict, right: Callable, wrong: Callable, words: str) -> None:
@@ -213,8 +219,68 @@ def test_partial_credit_is_the_weighted_share_of_checks(tmp_path: Path) -> None:
         {"kind": "value", "weight": 3},
         {"kind": "property", "property": "sums_to_one", "weight": 1},
     ]}
-    result = grade(tmp_path, problem, lambda x: np.ones(3) / 3)  # sums to one, wrong values
-    assert result.score == pytest.approx(2.5)
+    assert grade(tmp_path, problem, softmax).score == pytest.approx(10)
+    result = grade(tmp_path, problem, lambda x: softmax(x) + 1e-3)  # wrong values that do not sum to one
+    assert result.score == 0
+
+
+TWO_CASES = {
+    "id": "softmax",
+    "points": 10,
+    "cases": [
+        {"name": "pub", "visibility": "public", "args": {"x": [1.0, 2.0, 3.0]}},
+        {"name": "secret", "visibility": "hidden", "args": {"x": [5.0, 1.0, -2.0, 0.5]}},
+    ],
+    "checks": [
+        {"kind": "value", "cases": ["pub"], "weight": 1},
+        {"kind": "value", "cases": ["secret"], "weight": 1},
+        {"kind": "property", "property": "sums_to_one", "weight": 1},
+        {"kind": "property", "property": "does_not_modify_inputs", "weight": 1},
+    ],
+}
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda x: np.ones_like(x) / len(x),          # sums to one, leaves x alone: every property passes
+    lambda x: np.zeros_like(x),
+    lambda x: x,
+])
+def test_properties_earn_nothing_for_wrong_values(tmp_path: Path, wrong: Callable) -> None:
+    result = grade(tmp_path, TWO_CASES, wrong)
+    assert result.score == 0
+    passed = [check for check in result.checks if check.outcome is Outcome.PASSED]
+    assert passed and all("counts once your values are right" in check.message for check in passed)
+
+
+def test_properties_count_on_the_cases_whose_values_are_right(tmp_path: Path) -> None:
+    """Right on the public case, wrong on the hidden one: the properties count on the public case."""
+
+    def public_only(x: np.ndarray) -> np.ndarray:
+        return softmax(x) if len(x) == 3 else np.ones_like(x) / len(x)
+
+    result = grade(tmp_path, TWO_CASES, public_only)
+    assert result.score == pytest.approx(10 * (1 + 0 + 0.5 + 0.5) / 4)
+    assert "counts on 1 of 2 cases" in result.checks[2].message
+    assert grade(tmp_path, TWO_CASES, softmax).score == pytest.approx(10)
+
+
+def test_lint_rejects_a_spec_where_a_degenerate_answer_scores(tmp_path: Path) -> None:
+    """relu on negative inputs only: zeros are right there, and the self-test says so."""
+    from grader.grading.selftest import check_degenerates
+
+    (tmp_path / "ref.py").write_text("import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0.0)\n")
+    problem = {"id": "relu", "points": 1, "checks": [{"kind": "value"}],
+               "cases": [{"name": "negative", "visibility": "public", "args": {"x": [-1.0, -2.0]}}]}
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    expectations = ReferenceExpectations(assignment)
+    finding = check_degenerates(assignment, assignment.problems[0], expectations, InProcessSession)
+    assert not finding.ok and "zeros scores 1" in finding.detail
+    problem["cases"].append({"name": "mixed", "args": {"x": [-1.0, 2.0, 0.5]}})
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    assert check_degenerates(assignment, assignment.problems[0], ReferenceExpectations(assignment), InProcessSession).ok
 
 
 def test_accuracy_credit_curve() -> None:

@@ -122,6 +122,9 @@ ATTACKS: dict[str, Expect] = {
     # Their worker crashes today (see test_unsendable_return_is_a_bad_return); only the score is sure.
     "bigint_return": Expect(),
     "oversized_return": Expect(),
+    "symlink_module": Expect(("attack.py is a symbolic link; submissions may not contain links",),
+                             import_time=True, status="import_error"),
+    "proc_cmdline": Expect(("PROBE",), status="graded"),
     "stdlib_imports": Expect(passes=True, status="graded"),  # not an attack: the stdlib must keep working
 }
 
@@ -324,6 +327,9 @@ def prepare_submissions(root: Path, port: int) -> tuple[Path, Path]:
     (submissions / "connect_socket" / "port.txt").write_text(str(port))
     # A link to the reference inside the submission: the sandbox copies regular files only.
     (submissions / "read_reference" / "leak.py").symlink_to(REFERENCE)
+    # The graded module itself a link (as committed; copytree copied its target): refused by name.
+    (submissions / "symlink_module" / "attack.py").unlink()
+    (submissions / "symlink_module" / "attack.py").symlink_to("linked.py")
     return submissions, marker
 
 
@@ -366,6 +372,23 @@ def forged_files(*folders: Path) -> list[Path]:
     return found
 
 
+def our_zygote_processes() -> set[int]:
+    """Living processes of a fork server started with this test's interpreter (and their forks):
+    with a PID namespace a worker cannot name its fork server, so the test finds them itself."""
+    prefix = str(Path(sys.prefix) / "bin" / "python").encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(prefix) and b"grader.sandbox.zygote" in cmdline and alive(int(entry.name)):
+            found.add(int(entry.name))
+    return found
+
+
 def stray_attack_processes(pids: list[int]) -> list[int]:
     """Of ``pids`` (reported by attacks), those still alive as forks of the fork server."""
     found = []
@@ -391,6 +414,7 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv(SECRET_NAME, SECRET_VALUE)
+            zygotes_before = our_zygote_processes()
             start = time.monotonic()
             completed = run_cli(submissions, out, mode, cwd=root)
             seconds = time.monotonic() - start
@@ -414,7 +438,9 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if run.dedicated:
             base = run.worker_uid - (run.worker_uid - WORKER_UIDS.start) % UID_BLOCK
             run.worker_uids = range(base, base + UID_BLOCK)
-        run.zygote_alive = alive(int(daemon["zygote"]))
+        # Inside a PID namespace the daemon's parent is the namespace's init (pid 1 there).
+        run.zygote_alive = (bool(our_zygote_processes() - zygotes_before) if daemon["zygote"] == "1"
+                            else alive(int(daemon["zygote"])))
         # Sandbox.close waits for the fork server; give stragglers of a kill a moment anyway.
         deadline = time.monotonic() + 3
         while (processes_of(run.worker_uids) or stray_attack_processes(reported)) and time.monotonic() < deadline:
@@ -569,6 +595,9 @@ def test_monkeypatched_numpy_does_not_change_the_comparison(graded: Run) -> None
     case = result["checks"][0]["cases"][0]
     assert case["outcome"] == "failed"
     assert "3 of 3 values differ" in case["message"]
+    unmodified = result["checks"][1]
+    assert unmodified["outcome"] == "passed" and unmodified["score"] == 0
+    assert "counts once your values are right" in unmodified["message"]
 
 
 def test_secret_environment_appears_nowhere(graded: Run, request: pytest.FixtureRequest) -> None:
@@ -589,8 +618,12 @@ def test_fake_results_change_nothing(graded: Run, request: pytest.FixtureRequest
     assert data["score"] == 2
     assert [t["score"] for t in data["tests"]] == [0, 1, 1]
     assert graded.gradebook["fake_results"]["total"] in ("2", "2.0")
-    # The grader's command line names the output folder; the attack found it but could not write.
-    assert f"PROBE guessed {graded.out}" in graded.printed("fake_results")
+    # The grader's command line names the output folder: with namespaces the attack cannot see it
+    # (a PID namespace of its own); without, it found it but could not write.
+    if graded.full:
+        assert "PROBE guessed \n" in graded.printed("fake_results")
+    else:
+        assert f"PROBE guessed {graded.out}" in graded.printed("fake_results")
     stray = [p for p in graded.out.rglob("*") if p.name in ("results.json", "gradebook.csv")
              and p != graded.out / "gradebook.csv" and p.parent.parent != graded.out]
     assert stray == []
@@ -659,6 +692,26 @@ def test_no_network(graded: Run) -> None:
         note = graded.results["connect_socket"]["output"]
         assert "namespaces disabled" in note or "network isolation is OFF" in note
         assert "PROBE connected" in message or "PROBE refused" in message
+
+
+def test_a_worker_sees_only_its_own_processes(graded: Run) -> None:
+    """/proc/*/cmdline read at import: with namespaces, the worker's own processes and nothing of
+    the grader's (its command line names the output folder), the fork server's or the machine's."""
+    message = graded.case_message("proc_cmdline")
+    if not graded.full:
+        note = graded.results["proc_cmdline"]["output"]
+        assert "namespaces disabled" in note or "network isolation is OFF" in note
+        return
+    probe = probe_json(message)
+    processes = probe["processes"]
+    assert set(processes) <= {"1", str(probe["pid"])}, processes
+    assert probe["pid"] != 1 and len(processes) == 2  # the namespace's init and the worker itself
+    for command in processes.values():
+        assert str(graded.out) not in command and "pytest" not in command and "grader.cli" not in command
+    # /dev and /sys hold what Python, numpy and torch read, nothing else.
+    assert set(probe["dev"]) <= {"null", "zero", "full", "random", "urandom", "shm", "fd", "stdin", "stdout",
+                                 "stderr"}
+    assert set(probe["sys"]) <= {"devices"}
 
 
 def test_workers_cannot_signal_anything_else(graded: Run, request: pytest.FixtureRequest) -> None:

@@ -16,30 +16,35 @@ from grader.spec import Case, PropertyCheck, StabilityCheck, ValueCheck
 from grader.values import select
 
 
+def _value_comparisons(ctx: Context, check: ValueCheck, case: Case, value: Any, expected: Any) -> list[Comparison]:
+    """How ``value`` differs from the reference's output on ``case``, under ``check``'s tolerance."""
+    detail = case.visibility == "public"
+    if check.parts is None:
+        comparisons = compare(value, expected, rtol=check.rtol, atol=check.atol, nan=check.nan, detail=detail,
+                              single_element_scalars=ctx.assignment.single_element_scalars)
+        return [dataclasses.replace(c, path=ctx.part_name(c.path)) for c in comparisons]
+    comparisons = []
+    for part in check.parts:
+        path = ctx.problem.part_path(part)
+        try:
+            obtained = select(value, path)
+        except KeyError:
+            comparisons.append(Comparison(path=part, equal=False, reason="missing",
+                                          message=f"the output has no part {part}"))
+            continue
+        comparisons += compare(obtained, select(expected, path), rtol=check.rtol, atol=check.atol,
+                               nan=check.nan, path=part, detail=detail,
+                               single_element_scalars=ctx.assignment.single_element_scalars)
+    return comparisons
+
+
 @register("value", plan=plan_base_calls)
 def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
     """The student's output (or the parts the check names) equals the reference's on every case."""
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         expected = ctx.expectations.expected(ctx.problem, case)
-        detail = case.visibility == "public"
-        if check.parts is None:
-            comparisons = compare(outcome.value, expected, rtol=check.rtol, atol=check.atol, nan=check.nan,
-                                  detail=detail, single_element_scalars=ctx.assignment.single_element_scalars)
-            comparisons = [dataclasses.replace(c, path=ctx.part_name(c.path)) for c in comparisons]
-        else:
-            comparisons = []
-            for part in check.parts:
-                path = ctx.problem.part_path(part)
-                try:
-                    obtained = select(outcome.value, path)
-                except KeyError:
-                    comparisons.append(Comparison(path=part, equal=False, reason="missing",
-                                                  message=f"the output has no part {part}"))
-                    continue
-                comparisons += compare(obtained, select(expected, path), rtol=check.rtol, atol=check.atol,
-                                       nan=check.nan, path=part, detail=detail,
-                                       single_element_scalars=ctx.assignment.single_element_scalars)
+        comparisons = _value_comparisons(ctx, check, case, outcome.value, expected)
         wrong = [c for c in comparisons if not c.equal]
         if not wrong:
             return case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons))
@@ -54,6 +59,14 @@ def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
     return judge_cases(ctx, judge)
 
 
+def _value_check_of(ctx: Context, case: Case) -> ValueCheck:
+    """The problem's value check that runs on ``case`` (its tolerance and parts), or the default one."""
+    for check in ctx.problem.checks:
+        if isinstance(check, ValueCheck) and case.name in {c.name for c in ctx.problem.check_cases(check)}:
+            return check
+    return ValueCheck(kind="value")
+
+
 def _leaves(value: Any) -> list[np.ndarray]:
     if isinstance(value, (tuple, list)) and not (isinstance(value, list) and as_array(value) is not None):
         return [leaf for item in value for leaf in _leaves(item)]
@@ -65,7 +78,8 @@ def _leaves(value: Any) -> list[np.ndarray]:
 
 @register("stability", plan=plan_base_calls)
 def check_stability(ctx: Context, check: StabilityCheck) -> CheckResult:
-    """Finite output and no floating-point warnings on inputs the handout calls large."""
+    """Finite output, no floating-point warnings, and the reference's values, on inputs the handout
+    calls large: an answer that is merely finite (zeros) is not stable, it is wrong."""
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         bad = sum(int((~np.isfinite(leaf.astype(np.float64))).sum()) for leaf in _leaves(outcome.value))
@@ -74,13 +88,21 @@ def check_stability(ctx: Context, check: StabilityCheck) -> CheckResult:
             problems.append(f"{bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf) in the output")
         if outcome.warnings:
             problems.append("floating-point warning: " + "; ".join(dict.fromkeys(outcome.warnings)))
+        expected = ctx.expectations.expected(ctx.problem, case)
+        if not bad:
+            wrong = [c for c in _value_comparisons(ctx, _value_check_of(ctx, case), case, outcome.value, expected)
+                     if not c.equal]
+            if wrong:
+                problems.append("wrong values: " + "; ".join((f"{c.path}: " if c.path else "") + c.message
+                                                             for c in wrong[:2]))
         if not problems:
             return case_result(ctx, case, Outcome.PASSED, "")
         return case_result(ctx, case, Outcome.FAILED, "; ".join(problems),
-                           hidden_message="not numerically stable on a hidden case",
-                           inputs=inputs_text(ctx, case), obtained=summarize(outcome.value))
+                           hidden_message="not stable or not right on a hidden case",
+                           inputs=inputs_text(ctx, case), expected=summarize(expected),
+                           obtained=summarize(outcome.value))
 
-    return judge_cases(ctx, judge, passed_message="finite and warning-free on every case")
+    return judge_cases(ctx, judge, passed_message="finite, warning-free and right on every case")
 
 
 def _shift_key(ctx: Context, case_key: str) -> str:
