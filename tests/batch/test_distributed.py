@@ -77,7 +77,8 @@ def make_class(folder: Path, count: int) -> Path:
 def test_dask_run_writes_the_same_results_and_gradebook_as_a_local_run(
     cluster: Any, graded_examples: dict[str, Path], tmp_path: Path
 ) -> None:
-    for name in ASSIGNMENTS:
+    # hw1 (functions and an MNIST model) and hw4 (scenarios, notebooks): hw2 and hw3 take hw1's path.
+    for name in ("hw1", "hw4"):
         rows = grade_folder(on_dask(name, tmp_path / name, cluster), ROOT / "submissions" / name)
         assert [row["id"] for row in rows] == sorted(path.name for path in (ROOT / "submissions" / name).iterdir())
         local = normalized(graded_examples[name])

@@ -4,13 +4,19 @@ magics are skipped, and errors point at "cell N, line M" (in the sandbox, as a s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from grader.kit.selfcheck import check_submission
+from grader.grading.expectations import ReferenceExpectations
+from grader.grading.runner import grade_submission
+from grader.results import GradeReport
 from grader.sandbox import notebook
+from grader.sandbox.server import Sandbox
+from grader.sandbox.session import SandboxSession
+from grader.spec import load_spec
 
 SPEC = {
     "schema_version": 1, "assignment": "nb", "module": "hw", "reference": "ref.py",
@@ -33,12 +39,26 @@ def write_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
     }))
 
 
-@pytest.fixture()
-def spec(tmp_path: Path) -> Path:
-    (tmp_path / "ref.py").write_text("def double(x):\n    return 2 * x\n\ndef triple(x):\n    return 3 * x\n")
-    path = tmp_path / "nb.yaml"
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("spec")
+    (folder / "ref.py").write_text("def double(x):\n    return 2 * x\n\ndef triple(x):\n    return 3 * x\n")
+    path = folder / "nb.yaml"
     path.write_text(yaml.safe_dump(SPEC))
     return path
+
+
+@pytest.fixture(scope="module")
+def sandbox(spec: Path) -> Iterator[Sandbox]:
+    """One fork server for the module's notebooks, as a class's run would use."""
+    with Sandbox(hide=[spec.parent]) as running:
+        yield running
+
+
+def check(spec: Path, sandbox: Sandbox, student: Path) -> GradeReport:
+    assignment = load_spec(spec)
+    return grade_submission(assignment, student, expectations=ReferenceExpectations(assignment), mode="check",
+                            session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline))
 
 
 def test_magics_become_pass_and_keep_line_numbers() -> None:
@@ -47,7 +67,7 @@ def test_magics_become_pass_and_keep_line_numbers() -> None:
         "pass  # matplotlib inline\nimport numpy as np\nif True:\n    pass  # pip install x\n    y = 1"
 
 
-def test_a_notebook_is_graded_like_a_module(spec: Path, tmp_path: Path) -> None:
+def test_a_notebook_is_graded_like_a_module(spec: Path, sandbox: Sandbox, tmp_path: Path) -> None:
     student = tmp_path / "student"
     student.mkdir()
     write_notebook(student / "hw.ipynb", [
@@ -57,7 +77,7 @@ def test_a_notebook_is_graded_like_a_module(spec: Path, tmp_path: Path) -> None:
         ("markdown", "Part 2"),
         ("code", "def triple(x):\n    y = 3 * x\n    raise ValueError('not done yet')\n    return y"),
     ])
-    report = check_submission(spec, student)
+    report = check(spec, sandbox, student)
     double, triple = report.problems
     assert double.passed
     assert triple.score == 0
@@ -66,19 +86,19 @@ def test_a_notebook_is_graded_like_a_module(spec: Path, tmp_path: Path) -> None:
     assert "raise ValueError('not done yet')" in traceback
 
 
-def test_a_notebook_that_is_not_json_is_a_clear_import_error(spec: Path, tmp_path: Path) -> None:
+def test_a_notebook_that_is_not_json_is_a_clear_import_error(spec: Path, sandbox: Sandbox, tmp_path: Path) -> None:
     student = tmp_path / "student"
     student.mkdir()
     (student / "hw.ipynb").write_text('{"cells": [ this is not json')
-    report = check_submission(spec, student)
+    report = check(spec, sandbox, student)
     assert all(problem.status == "import_error" for problem in report.problems)
     assert "hw.ipynb is not a valid notebook: it is not JSON" in report.problems[0].message
 
 
-def test_a_syntax_error_in_a_cell_names_the_cell(spec: Path, tmp_path: Path) -> None:
+def test_a_syntax_error_in_a_cell_names_the_cell(spec: Path, sandbox: Sandbox, tmp_path: Path) -> None:
     student = tmp_path / "student"
     student.mkdir()
     write_notebook(student / "hw.ipynb", [("code", "def double(x):\n    return 2 * x"), ("code", "def triple(x)\n    pass")])
-    report = check_submission(spec, student)
+    report = check(spec, sandbox, student)
     assert report.problems[0].status == "import_error"
     assert "hw.ipynb, cell 2" in report.problems[0].message + report.problems[0].checks[0].cases[0].traceback
