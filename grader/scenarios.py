@@ -42,8 +42,6 @@ class Scenario:
     steps: tuple[dict[str, Any], ...]
     reads: tuple[Node, ...]
     read_texts: tuple[str, ...]
-    globals: frozenset[str]
-    """Names looked up in the student's module (functions and classes the scenario uses)."""
     arguments: frozenset[str]
     """Case arguments the scenario uses."""
 
@@ -68,7 +66,6 @@ class _Parser:
         self.arguments = arguments
         self.bound: set[str] = set(arguments)
         self.used_arguments: set[str] = set()
-        self.globals: set[str] = set()
 
     def expression(self, node: ast.AST) -> Node:
         if isinstance(node, ast.Name):
@@ -80,7 +77,6 @@ class _Parser:
                 return ["builtin", node.id]
             if node.id in ("None", "True", "False"):
                 return ["const", {"None": None, "True": True, "False": False}[node.id]]
-            self.globals.add(node.id)
             return ["global", node.id]
         if isinstance(node, ast.Constant):
             if node.value is None or type(node.value) in (bool, int, float, str):
@@ -195,7 +191,6 @@ def parse(steps: tuple[tuple[str, int | str], ...], reads: tuple[str, ...], argu
         steps=tuple(parsed),
         reads=tuple(read_nodes),
         read_texts=tuple(text.strip() for text in reads),
-        globals=frozenset(parser.globals),
         arguments=frozenset(parser.used_arguments),
     )
 
