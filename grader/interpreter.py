@@ -41,7 +41,6 @@ class StepFailed(Exception):
     def __init__(self, where: str, text: str) -> None:
         super().__init__(f"{where} `{text}`")
         self.where = where
-        self.text = text
 
 
 class ScenarioMismatch(Exception):

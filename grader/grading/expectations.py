@@ -204,7 +204,7 @@ class ReferenceExpectations:
 def _reason(error: BaseException) -> str:
     """An error of the instructor's code in one line, naming the scenario step when there is one."""
     if isinstance(error, interpreter.StepFailed) and error.__cause__ is not None:
-        return f"{error.where} `{error.text}`: {type(error.__cause__).__name__}: {error.__cause__}"
+        return f"{error}: {type(error.__cause__).__name__}: {error.__cause__}"
     return f"{type(error).__name__}: {error}"
 
 

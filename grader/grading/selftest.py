@@ -1,11 +1,11 @@
 """The spec self-test behind ``grader lint``: a problem that cannot tell right from wrong is broken.
 
 For every problem: the reference passes all of its own checks with full marks; at least two
-wrong variants (the declared mistakes) are declared; each of them loses points and is
-diagnosed as itself; and degenerate answers (zeros, ones, the input echoed, random values, each of
-the shape of the reference's output) score nothing at all. The reference and the mistakes are the instructor's trusted code, so they
-run in-process (the caller passes ``session_for``, an in-process session), through the same checks
-as any submission.
+wrong variants (the declared mistakes) are declared; each of them loses points and is diagnosed
+as itself; and degenerate answers (zeros, ones, the input echoed, random values, each of the shape
+of the reference's output) score nothing at all. The reference and the mistakes are the
+instructor's trusted code, so they run in-process (the caller passes ``session_for``, an
+in-process session), through the same checks as any submission.
 """
 
 from __future__ import annotations

@@ -224,7 +224,7 @@ class Worker:
                 return {"status": "not_defined", "message": f"`{missing.name}` is not defined in {module_name}.py"}, []
             except interpreter.StepFailed as failed:
                 return self._error_reply(failed.__cause__ or failed, _perf_counter() - start,
-                                         where=f"{failed.where} `{failed.text}`"), []
+                                         where=str(failed)), []
             except BaseException as error:  # noqa: BLE001 - e.g. a __del__ that exits while collected
                 return self._error_reply(error, _perf_counter() - start), []
         return self._value_reply(value, _perf_counter() - start, caught, [])
