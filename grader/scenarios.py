@@ -201,7 +201,7 @@ def locate(text: str, read_texts: tuple[str, ...]) -> tuple[str | int, ...]:
     read values: the index of the read it starts from, then dict keys or tuple indices.
 
     Cached: the spec's validation locates every part once, in the thread that loads it, so that
-    grading threads never parse (see ``grader.wire._HEADER_LOCK`` for why parsing in threads is
+    grading threads never parse (see ``grader.wire.AST_LOCK`` for why parsing in threads is
     worth avoiding).
 
     Raises:

@@ -37,11 +37,12 @@ _write = os.write
 _read = os.read
 
 
-_HEADER_LOCK = threading.Lock()
+AST_LOCK = threading.Lock()
 """numpy parses a .npy header with ``ast.literal_eval``; CPython 3.11's AST conversion keeps its
 recursion depth per interpreter, not per thread, so two threads reading replies at once can fail
 with "AST constructor recursion depth mismatch" and turn a right answer into a malformed reply.
-One header at a time (a few microseconds each) rules that out."""
+One header at a time (a few microseconds each) rules that out; the grader's other AST work done
+while replies may arrive (reading submissions' imports) takes the same lock."""
 
 MAX_DEPTH = 16
 MAX_STRING = 10_000
@@ -207,7 +208,7 @@ def load_array(data: bytes, *, max_bytes: int) -> np.ndarray:
         read_header = (
             np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         )
-        with _HEADER_LOCK:
+        with AST_LOCK:
             shape, fortran, dtype = read_header(stream, max_header_size=MAX_HEADER_BYTES)
     except WireError:
         raise

@@ -32,10 +32,11 @@ from typing import Any
 
 from grader import __version__
 from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox, hidden_paths
-from grader.batch.submissions import grader_digest, unpacked
+from grader.batch.submissions import grader_digest, sources, unpacked
 from grader.errors import DataError, GraderError, ReferenceImplementationError, SpecError, UsageError
 from grader.reports.gradescope import from_results_json, to_results_json
 from grader.sandbox.isolation import read_submission, submission_links
+from grader.sandbox.preload import modules_to_preload
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
 
@@ -89,6 +90,8 @@ class TaskSettings:
     """The client's folders a worker must not see, where they exist on the worker's machine too."""
     grader: str
     """The client's ``grader_digest()``: a worker with other grader code would grade differently."""
+    preload: tuple[str, ...] = ()
+    """What the workers' fork servers import before forking (``preload.modules_to_preload``)."""
 
 
 # --- worker side ------------------------------------------------------------------------------
@@ -166,14 +169,17 @@ class WorkerState:
         with self._lock:
             sandbox = self._sandboxes.get(settings.isolation)
             if sandbox is None:
-                sandbox = Sandbox(isolation=settings.isolation, hide=[Path(path) for path in sorted(hide)])
+                sandbox = Sandbox(isolation=settings.isolation, hide=[Path(path) for path in sorted(hide)],
+                                  preload=settings.preload)
                 try:
                     sandbox.probe()
                 except BaseException:
                     sandbox.close()
                     raise
                 self._sandboxes[settings.isolation] = sandbox
-            elif not hide <= set(sandbox.hide):
+            else:
+                sandbox.preload(*settings.preload)
+            if not hide <= set(sandbox.hide):
                 sandbox.hide = sorted(hide | set(sandbox.hide))  # a new list: spawn reads it unlocked
             return sandbox
 
@@ -290,6 +296,7 @@ def grade_on_dask(run: GradingRun, submissions: Path, pending: list[Pending], re
         data_dir=str(Path(run.data_dir).resolve()) if run.data_dir and Path(run.data_dir).is_dir() else None,
         hide=tuple(str(path) for path in hidden_paths(run.assignment, submissions, run.out, run.data_dir)),
         grader=grader_digest(),
+        preload=modules_to_preload(run.assignment, (sources(item.submission) for item in pending)),
     )
     failures: dict[str, str] = {}
     with connect(run) as client:

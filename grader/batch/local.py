@@ -6,8 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox, hidden_paths
-from grader.batch.submissions import unpacked
+from grader.batch.submissions import sources, unpacked
 from grader.grading.expectations import ReferenceExpectations
+from grader.sandbox.preload import modules_to_preload
 from grader.sandbox.server import Sandbox
 
 
@@ -16,9 +17,11 @@ def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], re
 
     Returns no failures: anything that goes wrong on this machine stops the run with its exception.
     """
-    expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
     hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
+    # The fork server boots while the submissions' imports are read and the reference is loaded.
     with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
+        sandbox.preload(*modules_to_preload(run.assignment, (sources(item.submission) for item in pending)))
+        expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
 
         def grade_one(item: Pending) -> None:
             with unpacked(item.submission) as folder:

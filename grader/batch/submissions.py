@@ -27,6 +27,8 @@ from grader.spec import Assignment
 MAX_ZIP_BYTES = 64 * 1024 * 1024
 MAX_ZIP_FILES = 500
 MAX_LINK_BYTES = 4096
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+"""Larger source files are not read for their imports (see ``sources``)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,39 @@ def unpacked(submission: Submission) -> Iterator[Path]:
         yield entries[0] if len(entries) == 1 and entries[0].is_dir() else target
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+SOURCE_SUFFIXES = (".py", ".ipynb")
+
+
+def sources(submission: Submission) -> Iterator[tuple[str, str]]:
+    """(relative name, text) of the submission's Python files and notebooks, read without unpacking
+    a zip and without following links; for deciding what the sandbox preloads, never for running."""
+    if submission.is_zip:
+        try:
+            with zipfile.ZipFile(submission.path) as archive:
+                for member in archive.infolist()[:MAX_ZIP_FILES]:
+                    if (member.filename.endswith(SOURCE_SUFFIXES) and not _is_link(member)
+                            and member.file_size <= MAX_SOURCE_BYTES):
+                        with archive.open(member) as source:
+                            yield member.filename, source.read(MAX_SOURCE_BYTES).decode("utf-8", "replace")
+        except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
+            return  # an unreadable zip is graded as an empty submission
+        return
+    seen = 0
+    for root, dirs, names in os.walk(submission.path, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            seen += 1
+            if seen > MAX_ZIP_FILES:
+                return
+            path = Path(root) / name
+            try:
+                if (path.suffix in SOURCE_SUFFIXES and stat.S_ISREG(path.lstat().st_mode)
+                        and path.lstat().st_size <= MAX_SOURCE_BYTES):
+                    yield str(path.relative_to(submission.path)), path.read_text("utf-8", errors="replace")
+            except OSError:
+                continue
 
 
 def _is_link(member: zipfile.ZipInfo) -> bool:

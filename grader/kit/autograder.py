@@ -30,10 +30,12 @@ from pathlib import Path
 
 import grader
 from grader.batch.executor import grade_in_sandbox, hidden_paths
+from grader.batch.submissions import Submission, sources
 from grader.errors import UsageError
 from grader.grading.expectations import ReferenceExpectations
 from grader.reports.gradescope import Visibility, to_autograder_results
 from grader.results import GradeReport
+from grader.sandbox.preload import modules_to_preload
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
 
@@ -136,9 +138,12 @@ def autograde(
     """
     assignment = load_spec(spec)
     folder = _submission_folder(submission, assignment)
-    expectations = ReferenceExpectations(assignment, data_dir=data_dir)
     results.parent.mkdir(parents=True, exist_ok=True)
-    with Sandbox(isolation=isolation, hide=hidden_paths(assignment, data_dir, results.parent, *hide)) as sandbox:
+    preload = modules_to_preload(assignment, [sources(Submission(folder.name, folder))])
+    with Sandbox(isolation=isolation, hide=hidden_paths(assignment, data_dir, results.parent, *hide),
+                 preload=preload) as sandbox:
+        # Computed while the fork server boots.
+        expectations = ReferenceExpectations(assignment, data_dir=data_dir)
         report = grade_in_sandbox(assignment, folder, folder.name, expectations=expectations, sandbox=sandbox)
     data = to_autograder_results(report, assignment, hidden_visibility=hidden_visibility)
     results.write_text(json.dumps(data, indent=1), encoding="utf-8")

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.executor import hidden_paths
+from grader.batch.submissions import Submission, sources
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
+from grader.sandbox.preload import modules_to_preload
 from grader.sandbox.server import Isolation, Sandbox
 from grader.sandbox.session import SandboxSession
 from grader.spec import Assignment, load_spec
@@ -38,9 +40,12 @@ def check_submission(
     mode: str = "check",
 ) -> GradeReport:
     """Grade one submission folder on the public cases, sandboxed like the instructor's run."""
-    assignment, expectations = load_target(target, data_dir=data_dir)
-    hide = hidden_paths(assignment, data_dir)
-    with Sandbox(isolation=isolation, hide=hide) as sandbox:
+    # The fork server boots while the spec is read; it learns what to hide and preload before
+    # its first worker.
+    with Sandbox(isolation=isolation) as sandbox:
+        assignment, expectations = load_target(target, data_dir=data_dir)
+        sandbox.hide = [str(path) for path in hidden_paths(assignment, data_dir)]
+        sandbox.preload(*modules_to_preload(assignment, [sources(Submission(submission.name, submission))]))
         return grade_submission(
             assignment, submission.resolve(), expectations=expectations, mode=mode,
             session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),

@@ -28,15 +28,24 @@ class NotebookError(Exception):
 def code_cells(path: Path) -> list[tuple[int, str]]:
     """(cell number counted from 1 over all cells, as Jupyter shows them, source) of each code cell."""
     try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise NotebookError(f"{path.name} is not a text file; save the notebook from Jupyter (File > Save)") from None
+    return parse_cells(text, path.name)
+
+
+def parse_cells(text: str, name: str) -> list[tuple[int, str]]:
+    """``code_cells`` of a notebook's text; ``name`` is the file's, for messages."""
+    try:
+        notebook = json.loads(text)
     except json.JSONDecodeError as error:
-        raise NotebookError(f"{path.name} is not a valid notebook: it is not JSON ({error.msg} at line "
+        raise NotebookError(f"{name} is not a valid notebook: it is not JSON ({error.msg} at line "
                             f"{error.lineno}); save it again from Jupyter, or hand in a .py file") from None
+    except RecursionError:
+        raise NotebookError(f"{name} is not a valid notebook: it is nested too deeply") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         version = notebook.get("nbformat") if isinstance(notebook, dict) else None
-        raise NotebookError(f"{path.name} is not a Jupyter notebook of format 4 (it has no list of cells"
+        raise NotebookError(f"{name} is not a Jupyter notebook of format 4 (it has no list of cells"
                             + (f"; nbformat {version!r}" if version is not None else "") + ")")
     cells = []
     for number, cell in enumerate(notebook["cells"], start=1):

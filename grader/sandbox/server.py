@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,14 +29,15 @@ import numpy as np
 
 from grader import wire
 from grader.errors import GraderError
+from grader.sandbox import launch
 from grader.spec import Limits
 
 Isolation = Literal["auto", "full", "none"]
 
-KEPT_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
-"""Variables a worker inherits: only what numerics need (OpenBLAS kernel choice on some CPUs)."""
-
 TERM_GRACE = 0.2
+"""Seconds between SIGTERM and SIGKILL when a worker is stopped."""
+STOP_GRACE = 2.0
+"""Seconds the fork server has to exit once its socket is closed, before it is killed."""
 CPU_POLL = 0.05
 """Seconds between two readings of a worker's CPU time while it computes an answer."""
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -62,24 +62,23 @@ def process_tree_cpu(pid: int) -> float | None:
             if current == pid:
                 return None
     return total
-"""Seconds between SIGTERM and SIGKILL when a worker is stopped."""
 
 
-def worker_environment() -> dict[str, str]:
-    """The scrubbed environment of the fork server and so of every worker."""
-    env = {key: os.environ[key] for key in KEPT_ENVIRONMENT if key in os.environ}
-    env.update(
-        PATH="/usr/local/bin:/usr/bin:/bin",
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONHASHSEED="0",
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-        MALLOC_ARENA_MAX="2",
-        # The grader package must stay importable for the fork server itself.
-        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
-    )
-    return env
+def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for ``process`` to end, woken by the kernel (a pidfd) rather than by polling."""
+    try:
+        handle = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux, or the process is gone already
+        try:
+            process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        ready, _, _ = select.select([handle], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(handle)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,13 +129,20 @@ class Sandbox:
         hide: folders the worker must not see (reference, specs, other submissions, outputs).
     """
 
-    def __init__(self, *, isolation: Isolation = "auto", hide: list[Path] | None = None) -> None:
+    def __init__(self, *, isolation: Isolation = "auto", hide: list[Path] | None = None,
+                 preload: tuple[str, ...] = ()) -> None:
         self.isolation = isolation
         self.hide = [str(Path(path).resolve()) for path in hide or []]
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._info: SandboxInfo | None = None
+        self._boot: threading.Thread | None = None
+        self._boot_error: BaseException | None = None
+        self._probed = False
+        self._wanted = set(preload)
+        """What the fork server should import before forking (``zygote.PRELOADABLE``)."""
+        self._preloaded: set[str] = set()
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-"))
         # Workers without a private /tmp work in here under users of their own: let them through.
         self._scratch.chmod(0o711)
@@ -145,29 +151,77 @@ class Sandbox:
     # --- fork server ------------------------------------------------------------------------
 
     def _start(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            env=worker_environment(),
-            cwd="/",
-            stdin=subprocess.DEVNULL,
-        )
-        theirs.close()
-        self._sock = ours
-        caps = json.loads(ours.recv(65536) or b"{}")
+        launched = launch.take()
+        self._process, self._sock = launched.process, launched.sock
+        caps = json.loads(self._sock.recv(65536) or b"{}")
         if not caps:
             raise GraderError("the sandbox's fork server failed to start")
         self._info = SandboxInfo(root=caps["root"], namespaces=caps["namespaces"], isolation=self.isolation)
         if self.isolation == "full" and not caps["namespaces"]:
             raise GraderError("--isolation full was asked for, but this machine allows no namespaces")
+        self._preloaded = set()
+        if self._probed:  # a restarted fork server: warm it as the first one was
+            self._send_preloads()
+
+    def _send_preloads(self) -> None:
+        """Ask the fork server to import what the run needs (under ``_lock``); it answers at once
+        and imports after, while the grader goes on."""
+        assert self._sock is not None
+        for name in sorted(self._wanted - self._preloaded):
+            self._sock.send(json.dumps({"op": "preload", "name": name}).encode())
+            if not self._sock.recv(65536):
+                raise GraderError("the sandbox's fork server stopped unexpectedly")
+            self._preloaded.add(name)
+
+    def start(self) -> "Sandbox":
+        """Start the fork server and probe a worker in a background thread, and return at once:
+        the caller does its own work (the spec, reference outputs, discovery) meanwhile. What went
+        wrong is raised by ``wait_ready`` (``info``, ``spawn`` and ``probe`` call it)."""
+        with self._lock:
+            if self._boot is None:
+                self._boot = threading.Thread(target=self._boot_and_probe, name="sandbox-boot", daemon=True)
+                self._boot.start()
+        return self
+
+    def _boot_and_probe(self) -> None:
+        try:
+            with self._lock:
+                if self._sock is None:
+                    self._start()
+            self._probe()
+            with self._lock:
+                self._probed = True
+                self._send_preloads()
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the sandbox
+            self._boot_error = error
+
+    def wait_ready(self) -> SandboxInfo:
+        """The machine's isolation, once the fork server runs and a probe worker has started."""
+        self.start()
+        assert self._boot is not None
+        self._boot.join()
+        if self._boot_error is not None:
+            raise self._boot_error
+        assert self._info is not None
+        return self._info
+
+    def preload(self, *names: str) -> None:
+        """Have the fork server import these (``"torch"``) before it forks the next workers."""
+        with self._lock:
+            self._wanted |= set(names)
+            if self._probed and self._sock is not None:
+                self._send_preloads()
 
     def probe(self) -> None:
-        """Start one worker on an empty submission, so that a machine where workers cannot be set
-        up fails the run with the reason, instead of scoring every student zero."""
+        """Wait until the sandbox is up: a machine where workers cannot be set up fails the run
+        with the reason, instead of scoring every student zero."""
+        self.wait_ready()
+
+    def _probe(self) -> None:
+        """Start one worker on an empty submission (see ``probe``)."""
         empty = self._scratch / "probe"
         empty.mkdir(exist_ok=True)
-        worker = self.spawn(empty, Limits())
+        worker = self._spawn(empty, Limits())
         ready = worker.wait_ready(30.0)
         worker.close()
         if not ready.ok:
@@ -178,11 +232,7 @@ class Sandbox:
 
     @property
     def info(self) -> SandboxInfo:
-        with self._lock:
-            if self._info is None:
-                self._start()
-            assert self._info is not None
-            return self._info
+        return self.wait_ready()
 
     def _exchange(self, request: dict[str, Any], fds: list[int] = []) -> dict[str, Any]:  # noqa: B006
         with self._lock:
@@ -206,24 +256,23 @@ class Sandbox:
 
     def _stop_server(self) -> None:
         if self._sock is not None:
-            self._sock.close()
+            self._sock.close()  # the fork server's cue to exit
             self._sock = None
         if self._process is not None:
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            if not _exited_within(self._process, STOP_GRACE):
+                self._process.kill()  # still busy (importing torch for a run that ended early)
+            self._process.wait()
             self._process = None
 
     def close(self) -> None:
+        if self._boot is not None:
+            self._boot.join()
         with self._lock:
             self._stop_server()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
-        self.probe()
-        return self
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -232,7 +281,12 @@ class Sandbox:
 
     def spawn(self, submission: Path, limits: Limits, *, extra_hide: tuple[Path, ...] = ()) -> "WorkerProcess":
         """Start an isolated worker for one submission folder."""
-        info = self.info
+        self.wait_ready()
+        return self._spawn(submission, limits, extra_hide=extra_hide)
+
+    def _spawn(self, submission: Path, limits: Limits, *, extra_hide: tuple[Path, ...] = ()) -> "WorkerProcess":
+        info = self._info
+        assert info is not None
         with self._lock:
             self._counter += 1
             workdir = (

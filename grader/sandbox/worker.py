@@ -70,6 +70,7 @@ class Worker:
         self.contain_finalizers = contain_finalizers
         self.modules: dict[str, types.ModuleType] = {}
         self.modelrun: types.ModuleType | None = None
+        self.sandboxed = False
         self.import_errors: dict[str, dict[str, Any]] = {}
 
     # --- setup ------------------------------------------------------------------------------
@@ -84,6 +85,7 @@ class Worker:
         ]
         # Kept by reference: once hidden from sys.modules it cannot be imported again.
         self.modelrun = sys.modules.get("grader.sandbox.modelrun")
+        self.sandboxed = True
         for name in list(sys.modules):
             if name.split(".")[0] in BLOCKED_PACKAGES:
                 # Keep our own modules alive through references, but out of the student's reach.
@@ -260,7 +262,10 @@ class Worker:
         target = self._function(str(header["module"]), "build_model")
         if isinstance(target, dict):
             return target, []
-        return self._modelrun().evaluate_submitted(
+        modelrun = self._modelrun()
+        if modelrun is None:
+            return _NO_MODELRUN, []
+        return modelrun.evaluate_submitted(
             target,
             self.submission_dir / str(header["weights"]),
             images,
@@ -277,7 +282,10 @@ class Worker:
         train = self._function(str(header["module"]), "train")
         if isinstance(train, dict):
             return train, []
-        return self._modelrun().train_and_evaluate(
+        modelrun = self._modelrun()
+        if modelrun is None:
+            return _NO_MODELRUN, []
+        return modelrun.train_and_evaluate(
             build,
             train,
             train_images,
@@ -288,8 +296,11 @@ class Worker:
             report_error=self._error_reply,
         )
 
-    def _modelrun(self) -> types.ModuleType:
-        if self.modelrun is None:  # in the grader's own process (the spec self-test)
+    def _modelrun(self) -> types.ModuleType | None:
+        """The model runner: preloaded with torch by the fork server of a run that grades models
+        (``preload``), imported here only in the grader's own process (the spec self-test); a
+        sandboxed worker cannot import the grader's modules any more."""
+        if self.modelrun is None and not self.sandboxed:
             self.modelrun = importlib.import_module("grader.sandbox.modelrun")
         return self.modelrun
 
@@ -322,6 +333,10 @@ class Worker:
             frame.filename = os.path.relpath(frame.filename, root)
         lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
         return _trim("".join(lines))
+
+
+_NO_MODELRUN = {"status": "error", "message": "the grader did not load torch for this run, so no model can be "
+                "evaluated (a fault of the grader's set-up, not of your code: tell your instructor)"}
 
 
 def _last_line(error: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""The fork server: a clean process that pays for Python, numpy and torch once, then forks workers.
+"""The fork server: a clean process that pays for Python, numpy (and torch, when asked) once, then forks workers.
 
 Started by ``server.Sandbox`` as ``python -m grader.sandbox.zygote FD`` with a scrubbed environment. It
 never loads a spec, a reference or a hidden case, so a worker forked from it holds none in memory.
@@ -10,17 +10,20 @@ released worker's user started, which only a process that can become that user c
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import selectors
 import signal
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
-# Preloaded once, so that every worker starts warm: numpy (worker), torch (modelrun).
-from grader.sandbox import isolation, modelrun, worker  # noqa: F401 - modelrun is used by workers
+# Preloaded once, so that every worker starts warm: numpy (worker); torch and modelrun on request.
+from grader.sandbox import isolation, worker
+
+PRELOADABLE = {"torch": ("torch", "grader.sandbox.modelrun")}
+"""What a ``preload`` request may name, and the modules it imports (never anything else)."""
 
 UID_BASE = 200_000
 """Workers run as UID_BASE + a slot number: users that own nothing on the machine."""
@@ -40,6 +43,8 @@ class ForkServer:
         # /root); without isolation namespaces, a mount namespace of its own can arrange that.
         self.interpreter_readable = all(isolation.traversable_by_others(p) for p in isolation.python_paths())
         self.fds_to_close: list[int] = []
+        self.namespaced: set[int] = set()
+        """Workers in a PID namespace of their own: killing its init kills all they started."""
 
     def capabilities(self) -> dict[str, Any]:
         return {
@@ -77,6 +82,8 @@ class ForkServer:
         self.status_fds[pid] = status
         if uid is not None:
             self.uids[pid] = uid
+            if config.namespaces:
+                self.namespaced.add(pid)
         return {"pid": pid, "uid": uid}
 
     def _child(self, config: isolation.WorkerConfig, control_in: int, control_out: int, output: int, status: int) -> None:
@@ -118,9 +125,16 @@ class ForkServer:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
+        reaped = pid not in self.status_fds
+        namespaced = pid in self.namespaced
+        self.namespaced.discard(pid)
         uid = self.uids.pop(pid, None)
         if uid is not None:
-            self._kill_user(uid)
+            # A worker in a PID namespace of its own that has been reaped ended after its
+            # namespace's init, which the kernel ends only once everything in the namespace has
+            # ended: nothing of that user is left to kill, and a fork to kill as that user is saved.
+            if not (namespaced and reaped):
+                self._kill_user(uid)
             self.free_slots.append(uid - self.uid_base)
         return {"released": pid}
 
@@ -180,16 +194,33 @@ class ForkServer:
                     reply = self.spawn(request, fds)
                 elif request["op"] == "release":
                     reply = self.release(request)
+                elif request["op"] == "preload":
+                    # Answered first, imported after: the grader goes on with its own work
+                    # meanwhile, and its next spawn request waits in the socket until this is done.
+                    self.sock.send(json.dumps({"preloading": request["name"]}).encode())
+                    self.preload(str(request["name"]))
+                    continue
                 else:
                     reply = {"error": f"unknown op {request['op']!r}"}
                 self.sock.send(json.dumps(reply).encode())
             self.reap()
+
+    @staticmethod
+    def preload(name: str) -> None:
+        for module in PRELOADABLE.get(name, ()):
+            try:
+                importlib.import_module(module)
+            except Exception as error:  # noqa: BLE001 - a worker that needs it will say why
+                print(f"fork server: could not preload {module}: {error}", file=sys.stderr)
+                return
 
 
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     os.chdir("/")
     ForkServer(sock).serve()
+    # No interpreter shutdown: tearing down torch takes most of a second, and nothing is left to flush.
+    os._exit(0)
 
 
 if __name__ == "__main__":

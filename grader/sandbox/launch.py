@@ -1,0 +1,105 @@
+"""Launching the fork server, first: before the grader's own imports, spec and reference outputs.
+
+A fork server takes about a third of a second to start Python, numpy and the worker's code (two
+seconds more when torch is preloaded), and the grader's own start-up takes as long: done one after
+the other they are most of a one-submission check. ``launch_early`` starts a fork server as soon
+as a command is known to need one and keeps it for the first ``Sandbox`` that starts, which adopts
+it instead of launching its own; one never adopted is closed at exit. The fork server knows
+nothing of the run when it starts (no spec, no reference, nothing to hide yet: ``Sandbox`` tells
+each worker that), so adopting it changes nothing but the time. This module imports only the
+standard library, so that launching costs no more than the call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+KEPT_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+"""Variables a worker inherits: only what numerics need (OpenBLAS kernel choice on some CPUs)."""
+
+
+def worker_environment() -> dict[str, str]:
+    """The scrubbed environment of the fork server and so of every worker."""
+    env = {key: os.environ[key] for key in KEPT_ENVIRONMENT if key in os.environ}
+    env.update(
+        PATH="/usr/local/bin:/usr/bin:/bin",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MALLOC_ARENA_MAX="2",
+        # The grader package must stay importable for the fork server itself.
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A fork server process and the grader's end of its socket."""
+
+    process: subprocess.Popen[bytes]
+    sock: socket.socket
+
+    def discard(self) -> None:
+        self.sock.close()  # the fork server's cue to exit
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def launch() -> Launched:
+    """Start a fork server (``python -m grader.sandbox.zygote FD``); returns without waiting for it."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+        pass_fds=[theirs.fileno()],
+        env=worker_environment(),
+        cwd="/",
+        stdin=subprocess.DEVNULL,
+    )
+    theirs.close()
+    return Launched(process, ours)
+
+
+_lock = threading.Lock()
+_waiting: Launched | None = None
+
+
+def launch_early() -> None:
+    """Start a fork server for the first ``Sandbox`` of this process to adopt (see ``take``)."""
+    global _waiting
+    with _lock:
+        if _waiting is None and hasattr(os, "fork"):
+            _waiting = launch()
+            atexit.register(_discard_waiting)
+
+
+def take() -> Launched:
+    """The fork server launched early, if one is waiting; else a new one."""
+    global _waiting
+    with _lock:
+        launched, _waiting = _waiting, None
+    if launched is not None and launched.process.poll() is None:
+        return launched
+    if launched is not None:
+        launched.sock.close()
+    return launch()
+
+
+def _discard_waiting() -> None:
+    global _waiting
+    with _lock:
+        launched, _waiting = _waiting, None
+    if launched is not None:
+        launched.discard()
