@@ -1,31 +1,34 @@
-"""Benchmark: how much does isolation cost? One command, all baselines measured in the same run.
+"""Benchmark: what isolation costs, one submission and whole classes, every baseline in the same run.
 
-    python bench/run.py [--n 60] [--fresh-sample 12]
+    python bench/run.py [--n 60] [--n 500] [--assignments hw1,hw2,hw3,hw4] [--fresh-sample 12]
 
-Generates N submissions per assignment (hw1 without its MNIST problem, hw2, hw3, hw4) in a
-realistic mix: mostly correct, typical mistakes, crashing and hanging ones. Then grades them:
-
-1. floor        all checks of all submissions in this one process, no isolation;
-2. fresh        one fresh `python` per submission importing numpy and torch and running the checks
+1. One submission, as a student's self-check runs it (a new process each time, median of
+   ``--repeat``): ``grader check`` against bare ``python``, ``python -c "import numpy"`` and
+   ``python -c "import torch"``, against the floor (a fresh python running the same checks
+   in-process, no isolation) and the fresh-process practice (the same, importing numpy and torch
+   first, as a container per submission does); then where that time goes, phase by phase.
+2. Classes of N per assignment (hw1 without its MNIST problem, hw2, hw3, hw4), on the submissions
+   that terminate (per 18: 12 correct, 6 with typical mistakes), graded
+   floor        all checks in this one process, no isolation;
+   fresh        one fresh `python` per submission importing numpy and torch and running the checks
                 (the Gradescope-style practice), timed on a sample and reported per submission;
-3. sandboxed    this grader, fully sandboxed, with 1 worker and with all cores;
-4. re-run       the same batch again, unchanged (the content-hash cache);
+   sandboxed    this grader, fully sandboxed, with 1 worker and with all cores;
+   re-run       the same batch again, unchanged (the content-hash cache);
+   with the cost of each further submission (the slope between 1 and N submissions) of the floor
+   and of the sandbox; and, as a line of its own, the handling of N/20 crashing and N/20 hanging
+   submissions. A hanging submission busy-waits for 3 s in one function: the sandbox stops it after
+   its 1 s call limit, while the floor has no way to stop it and waits the 3 s out (both then skip
+   the rest of that problem's calls), which is why hangs are not mixed into the floor's figures.
+3. The evaluation of all 10,000 MNIST test images with the example CNN inside the sandbox, and the
+   grading process's peak memory.
 
-and prints submissions per second and the ratios, in total and per assignment (hw4's problems are
-scenarios: several steps per case in one worker round trip, caches and objects kept in the worker). Separately it times the evaluation of all
-10,000 MNIST test images with the example CNN inside the sandbox, and reports the grading
-process's peak memory.
-
-A "hanging" submission busy-waits for 3 s in one function: the sandbox stops it after its 1 s call
-limit, while the in-process floor has no way to stop it and waits the 3 s out; both then skip the
-rest of that problem's calls (the floor follows the sandbox's policy, so that the two differ by
-isolation only). Every mode runs numpy, torch and BLAS with one thread per process, as the
-sandbox's workers do.
+Every mode runs numpy, torch and BLAS with one thread per process, as the sandbox's workers do.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -53,13 +56,14 @@ from grader.batch.submissions import discover  # noqa: E402
 from grader.calls import Call, CallOutcome  # noqa: E402
 from grader.grading.expectations import ReferenceExpectations  # noqa: E402
 from grader.grading.runner import grade_submission  # noqa: E402
-from grader.reference import load_module  # noqa: E402
 from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.spec import Assignment, Limits, load_spec  # noqa: E402
 
 ASSIGNMENTS = ("hw1", "hw2", "hw3", "hw4")
-MIX = [("ada", 12), ("ben", 3), ("cy", 3), ("crash", 1), ("hang", 1)]
-"""Out of every 20 submissions: 12 correct, 6 with typical mistakes, 1 crashing, 1 hanging."""
+TERMINATING = [("ada", 12), ("ben", 3), ("cy", 3)]
+"""Out of every 18 terminating submissions: 12 correct, 6 with typical mistakes."""
+FAULTY = [("crash", 1), ("hang", 1)]
+"""Beside them, per 20 submissions of a class: 1 crashing, 1 hanging."""
 
 HANG = "\n\ndef {name}(*args, **kwargs):\n    import time\n    end = time.time() + 3\n    while time.time() < end:\n        pass\n"
 CRASH = "\n\nraise RuntimeError('this submission crashes at import')\n"
@@ -79,10 +83,10 @@ def bench_spec(name: str, folder: Path) -> Path:
     return path
 
 
-def generate(name: str, assignment: Assignment, n: int, folder: Path) -> Path:
-    """N submissions of one assignment in the MIX proportions."""
-    target = folder / name
-    kinds = [kind for kind, count in MIX for _ in range(count)]
+def generate(name: str, assignment: Assignment, n: int, folder: Path, mix: list[tuple[str, int]]) -> Path:
+    """N submissions of one assignment in the proportions of ``mix``."""
+    target = folder
+    kinds = [kind for kind, count in mix for _ in range(count)]
     for index in range(n):
         kind = kinds[index % len(kinds)]
         sub = target / f"s{index:04d}_{kind}"
@@ -134,21 +138,28 @@ def grade_floor(assignment: Assignment, folder: Path) -> float:
 
 FRESH = """
 import sys, time, types
-import numpy, torch
+import numpy{torch}
 sys.path.insert(0, {root!r})
-from grader.grading.expectations import ReferenceExpectations
 from grader.grading.runner import grade_submission
+from grader.kit.selfcheck import load_target
 from grader.sandbox.session import InProcessSession
-from grader.spec import load_spec
-assignment = load_spec({spec!r})
+assignment, expectations = load_target({spec!r})
 module = types.ModuleType(assignment.module)
 try:
     exec(open({path!r}).read(), module.__dict__)
 except Exception:
     pass
-grade_submission(assignment, __import__("pathlib").Path({sub!r}), expectations=ReferenceExpectations(assignment),
+grade_submission(assignment, __import__("pathlib").Path({sub!r}), expectations=expectations, mode={mode!r},
                  session_factory=lambda p, d: InProcessSession({{assignment.module: module}}))
 """
+
+
+def fresh_code(spec: Path, submission: Path, module: str, *, torch: bool = True, mode: str = "grade") -> str:
+    """A fresh python grading one submission in-process (``spec``: a spec or a student kit): with
+    torch imported first (the practice of a container per submission), or without (the floor of a
+    one-submission check, ``mode="check"``)."""
+    return FRESH.format(torch=", torch" if torch else "", root=str(ROOT), spec=str(spec), sub=str(submission),
+                        path=str(submission / f"{module}.py"), mode=mode)
 
 
 def grade_fresh(spec: Path, assignment: Assignment, folder: Path, sample: int) -> tuple[float, int]:
@@ -156,8 +167,7 @@ def grade_fresh(spec: Path, assignment: Assignment, folder: Path, sample: int) -
     submissions = discover(folder)[:sample]
     start = time.perf_counter()
     for submission in submissions:
-        code = FRESH.format(root=str(ROOT), spec=str(spec), sub=str(submission.path),
-                            path=str(submission.path / f"{assignment.module}.py"))
+        code = fresh_code(spec, submission.path, assignment.module)
         subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, timeout=600)
     return time.perf_counter() - start, len(submissions)
 
@@ -183,57 +193,167 @@ def time_mnist_evaluation(scratch: Path) -> float:
     return float(report.problems[0].checks[0].data["seconds"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=60, help="submissions per assignment")
-    parser.add_argument("--fresh-sample", type=int, default=12, help="submissions per assignment run fresh")
-    args = parser.parse_args()
+PHASES = """
+import json, sys, time
+start = time.perf_counter()
+marks = {{}}
+def mark(name):
+    marks.setdefault(name, time.perf_counter() - start)
+sys.path.insert(0, {root!r})
+from grader.cli import _launch_fork_server
+_launch_fork_server(["check", {spec!r}, {sub!r}])
+mark("fork server launched (torch queued if the student imports it)")
+from pathlib import Path
+from grader.kit import selfcheck
+from grader.sandbox import server
+mark("grader imported")
+def wrap(owner, name, label, before=None):
+    original = getattr(owner, name)
+    def wrapped(*args, **kwargs):
+        if before:
+            mark(before)
+        result = original(*args, **kwargs)
+        mark(label)
+        return result
+    setattr(owner, name, wrapped)
+wrap(server.Sandbox, "_start", "fork server up (python, numpy, worker code)")
+wrap(server.Sandbox, "_probe", "probe worker started and stopped")
+wrap(selfcheck, "load_target", "spec loaded")
+wrap(server.Sandbox, "spawn", "first worker forked (after the preloads)", before="first worker asked for")
+wrap(server.Sandbox, "close", "fork server stopped", before="grading done")
+selfcheck.check_submission({spec!r}, Path({sub!r}))
+print(json.dumps(marks))
+"""
+
+
+def median_seconds(command: list[str], repeat: int) -> float:
+    """Median wall-clock seconds of running ``command`` in a new process."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=False, capture_output=True, timeout=600)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def one_submission(scratch: Path, repeat: int) -> None:
+    """Section 1: a student's self-check of one submission, and where its time goes."""
+    python = sys.executable
+    bare = {label: median_seconds([python, "-c", code], repeat) for label, code in
+            (("python -c pass", "pass"), ("python -c 'import numpy'", "import numpy"),
+             ("python -c 'import torch'", "import torch"))}
+    print(f"1. One submission, `grader check` in a new process (median of {repeat}), seconds")
+    for label, seconds in bare.items():
+        print(f"   {label:<44}{seconds:>8.2f}")
+    kits = {}
+    for name, spec in (("hw2", bench_spec("hw2", scratch)), ("hw1", bench_spec("hw1", scratch)),
+                       ("hw1-mnist", ROOT / "problems" / "hw1.yaml")):
+        kits[name] = scratch / "kits" / name
+        subprocess.run([python, "-m", "grader", "bundle", str(spec), "--out", str(kits[name])], cwd=ROOT,
+                       check=True, capture_output=True)
+    # The student's kit (no reference: the expected outputs ship in it), as students check their work.
+    cases = [
+        ("hw2, a numpy student (ben)", kits["hw2"], "hw2", "ben"),
+        ("hw2, a student who imports torch (ada)", kits["hw2"], "hw2", "ada"),
+        ("hw1 without MNIST (ada)", kits["hw1"], "hw1", "ada"),
+        ("hw1 with its MNIST model (ada)", kits["hw1-mnist"], "hw1", "ada"),
+        ("hw1 without MNIST (ada), from the spec", scratch / "hw1.yaml", "hw1", "ada"),
+    ]
+    print(f"   {'':<44}{'grader':>8}{'floor':>8}{'fresh':>8}")
+    figures = {}
+    for label, target, name, student in cases:
+        submission = ROOT / "submissions" / name / student
+        ours = median_seconds([python, "-m", "grader", "check", str(target), str(submission)], repeat)
+        floor = median_seconds([python, "-c", fresh_code(target, submission, name, torch=False, mode="check")],
+                               repeat)
+        fresh = median_seconds([python, "-c", fresh_code(target, submission, name, mode="check")], repeat)
+        figures[label] = ours
+        print(f"   {label:<44}{ours:>8.2f}{floor:>8.2f}{fresh:>8.2f}")
+    print("   the student's kit, or the spec with its reference; floor: a fresh python running the same checks")
+    print("   in-process, unisolated; fresh: the same after importing numpy and torch, as a container per")
+    print("   submission does")
+    print(f"   goal, a hw2 self-check under 1 s: {figures['hw2, a numpy student (ben)']:.2f} s")
+    print(f"   goal, one hw1 submission within 0.5 s of `import torch`: "
+          f"{figures['hw1 without MNIST (ada)'] - bare['python -c ' + repr('import torch')]:+.2f} s")
+    for label, spec, name, student in (cases[0], cases[2]):
+        code = PHASES.format(root=str(ROOT), spec=str(spec), sub=str(ROOT / "submissions" / name / student))
+        result = subprocess.run([python, "-c", code], cwd=ROOT, check=False, capture_output=True, text=True,
+                                timeout=600)
+        marks = json.loads(result.stdout.strip().splitlines()[-1])
+        print(f"   where the time goes, {label} (seconds since the process started):")
+        for phase, seconds in sorted(marks.items(), key=lambda item: item[1]):
+            print(f"      {seconds:6.2f}  {phase}")
+    print()
+
+
+def grade_sandboxed_once(assignment: Assignment, folder: Path, out: Path, workers: int) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    return grade_sandboxed(assignment, folder, out, workers, True)
+
+
+def classes(scratch: Path, sizes: list[int], names: list[str], sample: int) -> None:
+    """Section 2: classes of N per assignment."""
     cores = os.cpu_count() or 1
-    print(f"machine: {platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}")
-    print(f"{args.n} submissions per assignment ({', '.join(ASSIGNMENTS)}; hw1 without MNIST); mix per 20: {MIX}\n")
-    modes = ("floor", "fresh", "sandbox_1", "sandbox_all", "rerun")
-    per_assignment = {name: dict.fromkeys(modes, 0.0) for name in ASSIGNMENTS}
-    fresh_count = 0
-    with tempfile.TemporaryDirectory(prefix="grader-bench-") as scratch_name:
-        scratch = Path(scratch_name)
-        for name, times in per_assignment.items():
+    fresh_each: dict[str, float] = {}
+    for n in sizes:
+        print(f"2. A class of {n} terminating submissions per assignment (seconds; fresh* timed on "
+              f"{sample} and extrapolated)")
+        print(f"   {'':<6}{'floor':>9}{'fresh*':>9}{'sbx 1':>9}{f'sbx {cores}':>9}{'re-run':>9}"
+              f"{'vs fresh':>10}{'vs floor':>10}{'each, floor':>13}{'each, sbx':>11}")
+        faulty_lines = []
+        for name in names:
             spec = bench_spec(name, scratch)
             assignment = load_spec(spec)
-            folder = generate(name, assignment, args.n, scratch / "subs")
-            times["floor"] = grade_floor(assignment, folder)
-            seconds, count = grade_fresh(spec, assignment, folder, args.fresh_sample)
-            times["fresh"] = seconds * args.n / count
-            fresh_count += count
-            times["sandbox_1"] = grade_sandboxed(assignment, folder, scratch / "out1" / name, 1, True)
-            times["sandbox_all"] = grade_sandboxed(assignment, folder, scratch / "outN" / name, cores, True)
-            times["rerun"] = grade_sandboxed(assignment, folder, scratch / "outN" / name, cores, False)
-        mnist_seconds = time_mnist_evaluation(scratch)
-    totals = {mode: sum(times[mode] for times in per_assignment.values()) for mode in modes}
-    n = len(ASSIGNMENTS) * args.n
-    rate = {key: n / value for key, value in totals.items()}
-    print(f"{'mode':<34}{'seconds':>10}{'subs/s':>10}")
-    labels = {
-        "floor": "1. floor (one process, no isolation)",
-        "fresh": f"2. fresh python per submission*",
-        "sandbox_1": "3. sandboxed, 1 worker",
-        "sandbox_all": f"3. sandboxed, {cores} workers",
-        "rerun": "4. re-run, unchanged (cache)",
-    }
-    for key, label in labels.items():
-        print(f"{label:<34}{totals[key]:>10.2f}{rate[key]:>10.1f}")
-    print(f"* timed on {fresh_count} submissions, extrapolated to {n}\n")
-    print(f"sandboxed (all cores) vs fresh process: {totals['fresh'] / totals['sandbox_all']:.1f}x faster (goal >= 10x)")
-    print(f"sandboxed (all cores) vs floor:        {totals['sandbox_all'] / totals['floor']:.2f}x the floor's time (goal <= 3x)")
-    print(f"sandboxed (1 worker) vs floor:         {totals['sandbox_1'] / totals['floor']:.2f}x the floor's time")
-    print(f"unchanged re-run vs first run:         {100 * totals['rerun'] / totals['sandbox_all']:.1f}% (goal < 5%)")
-    print(f"MNIST, 10,000 images with the example CNN, sandboxed: {mnist_seconds:.2f} s (goal < 5 s)\n")
-    print(f"{'per assignment, seconds':<26}" + "".join(f"{label:>12}" for label in ("floor", "fresh*", "sandbox 1",
-                                                                                      f"sandbox {cores}", "re-run")))
-    for name, times in per_assignment.items():
-        print(f"{name:<26}" + "".join(f"{times[mode]:>12.2f}" for mode in modes)
-              + f"   {times['fresh'] / times['sandbox_all']:.1f}x fresh, {times['sandbox_all'] / times['floor']:.2f}x floor")
+            base = scratch / f"n{n}" / name
+            folder = generate(name, assignment, n, base / "terminating", TERMINATING)
+            single = generate(name, assignment, 1, base / "single", TERMINATING)
+            faulty = generate(name, assignment, max(2, n // 10), base / "faulty", FAULTY)
+            floor = grade_floor(assignment, folder)
+            floor_one = grade_floor(assignment, single)
+            if name not in fresh_each:
+                seconds, count = grade_fresh(spec, assignment, folder, sample)
+                fresh_each[name] = seconds / count
+            fresh = fresh_each[name] * n
+            one_worker = grade_sandboxed_once(assignment, folder, base / "out1", 1)
+            one_worker_one = grade_sandboxed_once(assignment, single, base / "out1single", 1)
+            all_cores = grade_sandboxed_once(assignment, folder, base / "outN", cores)
+            rerun = grade_sandboxed(assignment, folder, base / "outN", cores, False)
+            each_floor = (floor - floor_one) / (n - 1)
+            each_sandbox = (one_worker - one_worker_one) / (n - 1)
+            print(f"   {name:<6}{floor:>9.2f}{fresh:>9.1f}{one_worker:>9.2f}{all_cores:>9.2f}{rerun:>9.2f}"
+                  f"{fresh / all_cores:>9.1f}x{all_cores / floor:>9.2f}x{each_floor * 1000:>10.0f} ms"
+                  f"{each_sandbox * 1000:>8.0f} ms")
+            faulty_sandbox = grade_sandboxed_once(assignment, faulty, base / "outF", cores)
+            faulty_floor = grade_floor(assignment, faulty)
+            count = len(discover(faulty))
+            faulty_lines.append(f"   {name:<6}{count} crashing or hanging: sandboxed {faulty_sandbox:.2f} s on "
+                                f"{cores} workers, the floor {faulty_floor:.2f} s (it cannot stop a hang)")
+        print("   each: the cost of one more submission, (time for N - time for 1) / (N - 1), on 1 worker")
+        print("\n".join(faulty_lines))
+        print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, action="append", help="submissions per assignment (repeatable; default 60)")
+    parser.add_argument("--assignments", default=",".join(ASSIGNMENTS), help="comma-separated (default: all four)")
+    parser.add_argument("--fresh-sample", type=int, default=12, help="submissions per assignment run fresh")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per one-submission figure (median)")
+    parser.add_argument("--skip-one", action="store_true", help="skip section 1")
+    args = parser.parse_args()
+    sizes = args.n or [60]
+    names = [name for name in args.assignments.split(",") if name]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}\n")
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        if not args.skip_one:
+            one_submission(scratch, args.repeat)
+        classes(scratch, sizes, names, args.fresh_sample)
+        print(f"3. MNIST, 10,000 images with the example CNN, sandboxed: {time_mnist_evaluation(scratch):.2f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory of the grading process: {peak:.0f} MiB")
+    print(f"   peak memory of the grading process: {peak:.0f} MiB; load average at the end "
+          f"{os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

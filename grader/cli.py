@@ -85,9 +85,7 @@ SANDBOXED_COMMANDS = frozenset({"grade", "check", "ci", "autograde"})
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if words and words[0] in SANDBOXED_COMMANDS and not {"--help", "-h", "dask", "--executor=dask"} & set(words):
-        from grader.sandbox.launch import launch_early
-
-        launch_early()  # boots while the grader imports itself and reads the spec
+        _launch_fork_server(words)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
@@ -103,6 +101,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+
+
+def _launch_fork_server(words: list[str]) -> None:
+    """Start the sandbox's fork server before anything else, so that it boots while the grader
+    imports itself, reads the spec and computes the reference's outputs. For a check of one
+    submission, torch is preloaded at once when the student's files import it (read with ``ast``,
+    not run); ``grade`` decides after reading the whole class (``batch.local``)."""
+    from grader.sandbox.launch import launch_early
+    from grader.sandbox.preload import TORCH, folder_sources, imports_torch
+
+    folders = [Path(word) for word in words[1:] if not word.startswith("-") and Path(word).is_dir()]
+    student = words[0] in ("check", "ci") and any(imports_torch(folder_sources(folder)) for folder in folders)
+    launch_early((TORCH,) if student else ())
 
 
 def _error(message: str, *, kind: str = "") -> None:

@@ -22,13 +22,12 @@ from typing import Any
 
 from grader import __version__
 from grader.errors import UsageError
+from grader.sandbox.preload import MAX_SOURCE_BYTES, MAX_SOURCE_FILES, SOURCE_SUFFIXES, folder_sources
 from grader.spec import Assignment
 
 MAX_ZIP_BYTES = 64 * 1024 * 1024
 MAX_ZIP_FILES = 500
 MAX_LINK_BYTES = 4096
-MAX_SOURCE_BYTES = 4 * 1024 * 1024
-"""Larger source files are not read for their imports (see ``sources``)."""
 
 
 @dataclass(frozen=True)
@@ -97,37 +96,21 @@ def unpacked(submission: Submission) -> Iterator[Path]:
         shutil.rmtree(target, ignore_errors=True)
 
 
-SOURCE_SUFFIXES = (".py", ".ipynb")
-
-
 def sources(submission: Submission) -> Iterator[tuple[str, str]]:
     """(relative name, text) of the submission's Python files and notebooks, read without unpacking
     a zip and without following links; for deciding what the sandbox preloads, never for running."""
-    if submission.is_zip:
-        try:
-            with zipfile.ZipFile(submission.path) as archive:
-                for member in archive.infolist()[:MAX_ZIP_FILES]:
-                    if (member.filename.endswith(SOURCE_SUFFIXES) and not _is_link(member)
-                            and member.file_size <= MAX_SOURCE_BYTES):
-                        with archive.open(member) as source:
-                            yield member.filename, source.read(MAX_SOURCE_BYTES).decode("utf-8", "replace")
-        except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
-            return  # an unreadable zip is graded as an empty submission
+    if not submission.is_zip:
+        yield from folder_sources(submission.path)
         return
-    seen = 0
-    for root, dirs, names in os.walk(submission.path, followlinks=False):
-        dirs.sort()
-        for name in sorted(names):
-            seen += 1
-            if seen > MAX_ZIP_FILES:
-                return
-            path = Path(root) / name
-            try:
-                if (path.suffix in SOURCE_SUFFIXES and stat.S_ISREG(path.lstat().st_mode)
-                        and path.lstat().st_size <= MAX_SOURCE_BYTES):
-                    yield str(path.relative_to(submission.path)), path.read_text("utf-8", errors="replace")
-            except OSError:
-                continue
+    try:
+        with zipfile.ZipFile(submission.path) as archive:
+            for member in archive.infolist()[:MAX_SOURCE_FILES]:
+                if (member.filename.endswith(SOURCE_SUFFIXES) and not _is_link(member)
+                        and member.file_size <= MAX_SOURCE_BYTES):
+                    with archive.open(member) as source:
+                        yield member.filename, source.read(MAX_SOURCE_BYTES).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
+        return  # an unreadable zip is graded as an empty submission
 
 
 def _is_link(member: zipfile.ZipInfo) -> bool:

@@ -13,6 +13,7 @@ standard library, so that launching costs no more than the call.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import socket
 import subprocess
@@ -48,6 +49,8 @@ class Launched:
 
     process: subprocess.Popen[bytes]
     sock: socket.socket
+    preloads: tuple[str, ...] = ()
+    """Preload requests already sent, whose replies follow the fork server's first message."""
 
     def discard(self) -> None:
         self.sock.close()  # the fork server's cue to exit
@@ -58,8 +61,9 @@ class Launched:
             self.process.wait()
 
 
-def launch() -> Launched:
-    """Start a fork server (``python -m grader.sandbox.zygote FD``); returns without waiting for it."""
+def launch(preload: tuple[str, ...] = ()) -> Launched:
+    """Start a fork server (``python -m grader.sandbox.zygote FD``) and queue its ``preload``
+    requests; returns without waiting for it."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     process = subprocess.Popen(
         [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
@@ -69,19 +73,22 @@ def launch() -> Launched:
         stdin=subprocess.DEVNULL,
     )
     theirs.close()
-    return Launched(process, ours)
+    for name in preload:  # read by the fork server once it has started
+        ours.send(json.dumps({"op": "preload", "name": name}).encode())
+    return Launched(process, ours, preload)
 
 
 _lock = threading.Lock()
 _waiting: Launched | None = None
 
 
-def launch_early() -> None:
-    """Start a fork server for the first ``Sandbox`` of this process to adopt (see ``take``)."""
+def launch_early(preload: tuple[str, ...] = ()) -> None:
+    """Start a fork server for the first ``Sandbox`` of this process to adopt (see ``take``),
+    importing ``preload`` (``"torch"``) as soon as it runs when the caller already knows."""
     global _waiting
     with _lock:
         if _waiting is None and hasattr(os, "fork"):
-            _waiting = launch()
+            _waiting = launch(preload)
             atexit.register(_discard_waiting)
 
 

@@ -14,25 +14,31 @@ that import, which is why the guess errs on the side of preloading).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
-from typing import Any
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader.sandbox.notebook import NotebookError, parse_cells, without_magics
-from grader.spec import AccuracyCheck, Assignment, GradientCheck
-from grader.wire import AST_LOCK
+
+if TYPE_CHECKING:  # the spec's models are not imported: reading a folder's imports must stay cheap
+    from grader.spec import Assignment
 
 TORCH = "torch"
 _TORCH_BUILTINS = frozenset({"grad", "load_state_dict"})
 """Scenario builtins that run torch in the worker."""
+SOURCE_SUFFIXES = (".py", ".ipynb")
+MAX_SOURCE_FILES = 500
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+"""Larger source files are not read for their imports."""
 
 
 def spec_needs_torch(assignment: Assignment) -> bool:
     """Whether grading this spec runs torch in the worker, whatever the student wrote."""
     for problem in assignment.problems:
         for check in problem.checks:
-            if isinstance(check, AccuracyCheck):
-                return True
-            if isinstance(check, GradientCheck) and check.method == "autograd":
+            if check.kind == "accuracy" or getattr(check, "method", None) == "autograd":
                 return True
         if any(_has_tensor(case.model_dump()) for case in problem.cases):
             return True
@@ -57,6 +63,24 @@ def modules_to_preload(assignment: Assignment, submissions: Iterable[Iterable[tu
     if spec_needs_torch(assignment) or any(imports_torch(sources) for sources in submissions):
         return (TORCH,)
     return ()
+
+
+def folder_sources(folder: Path) -> Iterator[tuple[str, str]]:
+    """(relative name, text) of a folder's Python files and notebooks, links not followed."""
+    seen = 0
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            seen += 1
+            if seen > MAX_SOURCE_FILES:
+                return
+            path = Path(root) / name
+            try:
+                info = path.lstat()
+                if path.suffix in SOURCE_SUFFIXES and stat.S_ISREG(info.st_mode) and info.st_size <= MAX_SOURCE_BYTES:
+                    yield str(path.relative_to(folder)), path.read_text("utf-8", errors="replace")
+            except OSError:
+                continue
 
 
 def _has_tensor(value: Any) -> bool:
@@ -87,8 +111,9 @@ def _notebook_codes(name: str, text: str) -> list[str]:
 def _imported_packages(source: str) -> set[str]:
     """Top-level packages named by the import statements of ``source``."""
     try:
-        with AST_LOCK:
-            tree = ast.parse(source)
+        # Parsed before any grading thread runs, so never beside numpy's .npy header parsing
+        # (see ``grader.wire.AST_LOCK``).
+        tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     packages = set()

@@ -156,10 +156,13 @@ class Sandbox:
         caps = json.loads(self._sock.recv(65536) or b"{}")
         if not caps:
             raise GraderError("the sandbox's fork server failed to start")
+        for _ in launched.preloads:  # requests sent at launch: their replies come next
+            if not self._sock.recv(65536):
+                raise GraderError("the sandbox's fork server stopped unexpectedly")
         self._info = SandboxInfo(root=caps["root"], namespaces=caps["namespaces"], isolation=self.isolation)
         if self.isolation == "full" and not caps["namespaces"]:
             raise GraderError("--isolation full was asked for, but this machine allows no namespaces")
-        self._preloaded = set()
+        self._preloaded = set(launched.preloads)
         if self._probed:  # a restarted fork server: warm it as the first one was
             self._send_preloads()
 
