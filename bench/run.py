@@ -56,6 +56,7 @@ from grader.batch.submissions import discover  # noqa: E402
 from grader.calls import Call, CallOutcome  # noqa: E402
 from grader.grading.expectations import ReferenceExpectations  # noqa: E402
 from grader.grading.runner import grade_submission  # noqa: E402
+from grader.sandbox.server import Sandbox  # noqa: E402
 from grader.sandbox.session import InProcessSession, skip_rest  # noqa: E402
 from grader.spec import Assignment, Limits, load_spec  # noqa: E402
 
@@ -286,6 +287,32 @@ def one_submission(scratch: Path, repeat: int) -> None:
     print()
 
 
+def worker_cost(scratch: Path, preload: tuple[str, ...], count: int = 30) -> tuple[float, float]:
+    """Wall-clock seconds to start, ready and stop one sandboxed worker, and the CPU seconds its
+    processes and their set-up took (the fork server's children's time), averaged over ``count``."""
+    folder = scratch / "empty-worker"
+    folder.mkdir(exist_ok=True)
+    with Sandbox(preload=preload) as sandbox:
+        sandbox.wait_ready()
+        if preload:  # a spawn waits for the preload; do not count it
+            sandbox.spawn(folder, Limits()).close()
+        assert sandbox._process is not None
+        stat = Path(f"/proc/{sandbox._process.pid}/stat")
+
+        def children_cpu() -> float:
+            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
+            return sum(int(value) for value in fields[13:15]) / os.sysconf("SC_CLK_TCK")  # cutime cstime
+
+        cpu, start = children_cpu(), time.perf_counter()
+        for _ in range(count):
+            worker = sandbox.spawn(folder, Limits())
+            worker.wait_ready(30)
+            worker.close()
+        wall = time.perf_counter() - start
+        time.sleep(0.2)  # the last worker reaped
+        return wall / count, (children_cpu() - cpu) / count
+
+
 def grade_sandboxed_once(assignment: Assignment, folder: Path, out: Path, workers: int) -> float:
     shutil.rmtree(out, ignore_errors=True)
     return grade_sandboxed(assignment, folder, out, workers, True)
@@ -329,6 +356,10 @@ def classes(scratch: Path, sizes: list[int], names: list[str], sample: int) -> N
             faulty_lines.append(f"   {name:<6}{count} crashing or hanging: sandboxed {faulty_sandbox:.2f} s on "
                                 f"{cores} workers, the floor {faulty_floor:.2f} s (it cannot stop a hang)")
         print("   each: the cost of one more submission, (time for N - time for 1) / (N - 1), on 1 worker")
+        for label, preload in (("numpy only", ()), ("torch preloaded", ("torch",))):
+            wall, cpu = worker_cost(scratch, preload)
+            print(f"   of which a worker's start and stop ({label}): {wall * 1000:.0f} ms, "
+                  f"{cpu * 1000:.0f} ms of CPU in its processes")
         print("\n".join(faulty_lines))
         print()
 

@@ -154,15 +154,17 @@ def _check_one(args: argparse.Namespace) -> "GradeReport":
 
 
 def _check(args: argparse.Namespace) -> int:
-    from grader.reports.gradescope import to_results_json
-    from grader.reports.render import render_feedback
     from grader.reports.terminal import print_report
 
     report = _check_one(args)
     if args.html:
+        from grader.reports.render import render_feedback
+
         args.html.write_text(render_feedback(report, data_dir=args.data_dir), encoding="utf-8")
     print_report(report, html=str(args.html) if args.html else None)
     if args.json:
+        from grader.reports.gradescope import to_results_json
+
         args.json.write_text(json.dumps(to_results_json(report), indent=1))
     return EXIT_OK if report.passed else EXIT_FAILED
 

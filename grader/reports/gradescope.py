@@ -17,11 +17,13 @@ max_score, status, output, output_format, visibility, extra_data], leaderboard[n
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from grader.reports.text import check_text, problem_text
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult, problem_from_dict, to_dict
-from grader.spec import Assignment
+
+if TYPE_CHECKING:  # annotations only: the command line reads VISIBILITIES without loading the spec models
+    from grader.spec import Assignment
 
 Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
 """Gradescope's visibility settings, for tests and for stdout."""

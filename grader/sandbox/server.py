@@ -45,7 +45,8 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def process_tree_cpu(pid: int) -> float | None:
     """User + system CPU seconds of ``pid`` and its living descendants (and of the children they
-    reaped), read from /proc; None when ``pid`` cannot be read."""
+    reaped), read from /proc; None when ``pid`` cannot be read. Read twice or more per request, so
+    with bare system calls rather than ``pathlib``."""
     total = 0.0
     pending = [pid]
     seen = 0
@@ -53,15 +54,22 @@ def process_tree_cpu(pid: int) -> float | None:
         current = pending.pop()
         seen += 1
         try:
-            fields = Path(f"/proc/{current}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            fields = _read_proc(f"/proc/{current}/stat").rsplit(b")", 1)[1].split()
             total += sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS  # utime stime cutime cstime
             for task in os.listdir(f"/proc/{current}/task"):
-                pending += [int(child) for child in
-                            Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+                pending += [int(child) for child in _read_proc(f"/proc/{current}/task/{task}/children").split()]
         except (OSError, ValueError, IndexError):
             if current == pid:
                 return None
     return total
+
+
+def _read_proc(path: str) -> bytes:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(handle, 65536)
+    finally:
+        os.close(handle)
 
 
 def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -140,6 +148,9 @@ class Sandbox:
         self._boot: threading.Thread | None = None
         self._boot_error: BaseException | None = None
         self._probed = False
+        self._wanted_lock = threading.Lock()
+        """Guards ``_wanted`` and ``_probed``: a preload asked for while the fork server boots must
+        not wait for it (``_lock`` is held through the boot)."""
         self._wanted = set(preload)
         """What the fork server should import before forking (``zygote.PRELOADABLE``)."""
         self._preloaded: set[str] = set()
@@ -170,7 +181,9 @@ class Sandbox:
         """Ask the fork server to import what the run needs (under ``_lock``); it answers at once
         and imports after, while the grader goes on."""
         assert self._sock is not None
-        for name in sorted(self._wanted - self._preloaded):
+        with self._wanted_lock:
+            wanted = sorted(self._wanted - self._preloaded)
+        for name in wanted:
             self._sock.send(json.dumps({"op": "preload", "name": name}).encode())
             if not self._sock.recv(65536):
                 raise GraderError("the sandbox's fork server stopped unexpectedly")
@@ -193,7 +206,8 @@ class Sandbox:
                     self._start()
             self._probe()
             with self._lock:
-                self._probed = True
+                with self._wanted_lock:
+                    self._probed = True
                 self._send_preloads()
         except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the sandbox
             self._boot_error = error
@@ -210,10 +224,13 @@ class Sandbox:
 
     def preload(self, *names: str) -> None:
         """Have the fork server import these (``"torch"``) before it forks the next workers."""
-        with self._lock:
+        with self._wanted_lock:
             self._wanted |= set(names)
-            if self._probed and self._sock is not None:
-                self._send_preloads()
+            probed = self._probed
+        if probed:  # else the boot thread sends it once the probe is done
+            with self._lock:
+                if self._sock is not None:
+                    self._send_preloads()
 
     def probe(self) -> None:
         """Wait until the sandbox is up: a machine where workers cannot be set up fails the run
@@ -453,7 +470,8 @@ class WorkerProcess:
                 return self._fail("timeout", f"time limit of {limit or timeout:g} s exceeded", start)
             if cpu_limit is not None:
                 seconds, cpu_start = cpu_limit
-                used = self.cpu_seconds()
+                # Most answers come within the first poll interval: read the CPU time only after it.
+                used = self.cpu_seconds() if time.monotonic() - start >= CPU_POLL else None
                 if cpu_start is not None and used is not None and used - cpu_start > seconds:
                     return self._fail("timeout", f"time limit of {seconds:g} s exceeded "
                                       f"({used - cpu_start:.1f} s of CPU time)", start)
