@@ -18,6 +18,7 @@ import os
 import resource
 import signal
 import stat
+import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ class WorkerConfig:
     expose_only: bool = False
     """No isolation asked for, but a mount namespace to let the worker user read the interpreter."""
     hide: list[str] = field(default_factory=list)
+    init: bool = False
+    """The fork server started this process as the init of a new PID namespace (``become_init``)."""
     memory_mb: int = 2048
     cpu_seconds: int = 300
     processes: int = 16
@@ -68,6 +71,10 @@ def _check(result: int, what: str) -> None:
 
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
+
+
+def setns(fd: int, flags: int) -> None:
+    _check(_libc.setns(fd, flags), "setns")
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -213,6 +220,8 @@ def _arrange_mounts(config: WorkerConfig) -> None:
     root = os.geteuid() == 0
     real_uid, real_gid = os.getuid(), os.getgid()
     flags = NAMESPACES if config.namespaces else CLONE_NEWNS
+    if config.init:
+        flags &= ~CLONE_NEWPID  # this process is already the init of a PID namespace of its own
     unshare(flags | (0 if root else CLONE_NEWUSER))
     if not root:
         # Map ourselves to root inside the new user namespace so that we may mount.
@@ -343,6 +352,26 @@ def _enter_pid_namespace() -> None:
     os.close(signal_write)
 
 
+def _become_init(status_pipe: int) -> None:
+    """In a process the fork server started as the init of a new PID namespace: mount the
+    namespace's /proc and fork the worker, then, in the init, reap until the worker ends. The
+    worker sees itself, its children and this init, nothing of the machine; when it ends, the init
+    ends, and the kernel kills whatever else the namespace still runs before the init's end is
+    reported. An init cannot die of its own signal, so the worker's wait status goes to the fork
+    server through ``status_pipe`` and is reported as this process's (see ``zygote.reap``).
+
+    One fork fewer than ``_enter_pid_namespace`` (the namespace's init is the process the fork
+    server forked), which is a fork of a process holding numpy, and torch when preloaded.
+    """
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    worker = os.fork()
+    if worker:
+        status = _wait_for(worker, keep=status_pipe, reap_all=True)
+        os.write(status_pipe, struct.pack("=i", status))
+        os._exit(0)
+    os.close(status_pipe)
+
+
 def _vm_size_bytes() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmSize:"):
@@ -370,15 +399,19 @@ def _drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def enter(config: WorkerConfig) -> tuple[Path, tuple[str, ...]]:
+def enter(config: WorkerConfig, status_pipe: int | None = None) -> tuple[Path, tuple[str, ...]]:
     """Apply every isolation step to the current (freshly forked) process; return its workdir and
-    the submission's symbolic links (not copied: the worker refuses a module that is one)."""
+    the submission's symbolic links (not copied: the worker refuses a module that is one).
+    ``status_pipe``: with ``config.init``, where the worker's wait status goes."""
     files = read_submission(Path(config.submission_dir))
     links = submission_links(Path(config.submission_dir))
     workdir = Path(config.workdir)
     if config.namespaces or config.expose_only:
         _arrange_mounts(config)
-    if config.namespaces:
+    if config.init:
+        assert status_pipe is not None
+        _become_init(status_pipe)
+    elif config.namespaces:
         _enter_pid_namespace()
     _write_submission(files, workdir, config.uid)
     _set_limits(config)

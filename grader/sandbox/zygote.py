@@ -16,6 +16,7 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 from typing import Any
 
@@ -44,6 +45,12 @@ class ForkServer:
         self.interpreter_readable = all(isolation.traversable_by_others(p) for p in isolation.python_paths())
         self.fds_to_close: list[int] = []
         self.namespaced: set[int] = set()
+        self.init_status: dict[int, int] = {}
+        """Children started as the init of a PID namespace -> the pipe of their worker's status."""
+        # As root, the fork server starts each worker's PID namespace itself (``_start_pid_namespace``).
+        self.own_pid_namespace: int | None = (
+            os.open("/proc/self/ns/pid", os.O_RDONLY) if self.root and self.namespaces else None
+        )
         """Workers in a PID namespace of their own: killing its init kills all they started."""
 
     def capabilities(self) -> dict[str, Any]:
@@ -73,12 +80,20 @@ class ForkServer:
                 return {"error": refusal}
             uid = self.uid_base + self.free_slots.pop(0)
             settings["expose_only"] = not settings["namespaces"] and not self.interpreter_readable
-        config = isolation.WorkerConfig(**{**settings, "uid": uid})
+        init_pipe = self._start_pid_namespace() if settings["namespaces"] else None
+        config = isolation.WorkerConfig(**{**settings, "uid": uid, "init": init_pipe is not None})
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; its behaviour is tested through the sandbox
-            self._child(config, control_in, control_out, output, status)
+            if init_pipe is not None:
+                os.close(init_pipe[0])  # the fork server's end
+            self._child(config, control_in, control_out, output, status, init_pipe[1] if init_pipe else None)
         for fd in (control_in, control_out, output):
             os.close(fd)
+        if init_pipe is not None:
+            assert self.own_pid_namespace is not None
+            isolation.setns(self.own_pid_namespace, isolation.CLONE_NEWPID)  # later children: ours again
+            os.close(init_pipe[1])
+            self.init_status[pid] = init_pipe[0]
         self.status_fds[pid] = status
         if uid is not None:
             self.uids[pid] = uid
@@ -86,7 +101,22 @@ class ForkServer:
                 self.namespaced.add(pid)
         return {"pid": pid, "uid": uid}
 
-    def _child(self, config: isolation.WorkerConfig, control_in: int, control_out: int, output: int, status: int) -> None:
+    def _start_pid_namespace(self) -> tuple[int, int] | None:
+        """Make the next child the init of a new PID namespace, where this process may (as root):
+        one fork fewer per worker than having the child start the namespace. Returns the pipe on
+        which that init reports its worker's wait status, or None to let the child do it."""
+        if self.own_pid_namespace is None:
+            return None
+        try:
+            isolation.unshare(isolation.CLONE_NEWPID)
+        except OSError:
+            os.close(self.own_pid_namespace)
+            self.own_pid_namespace = None
+            return None
+        return os.pipe()
+
+    def _child(self, config: isolation.WorkerConfig, control_in: int, control_out: int, output: int, status: int,
+               init_pipe: int | None) -> None:
         code = 0
         try:
             os.setsid()
@@ -95,8 +125,10 @@ class ForkServer:
             self.sock.close()
             # Nothing of the fork server's stays open in the worker: its event loop, other
             # workers' status pipes, this worker's own status pipe.
-            for fd in (status, *self.status_fds.values(), *self.fds_to_close):
+            for fd in (status, *self.status_fds.values(), *self.init_status.values(), *self.fds_to_close):
                 os.close(fd)
+            if self.own_pid_namespace is not None:
+                os.close(self.own_pid_namespace)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.close(null)
@@ -105,7 +137,7 @@ class ForkServer:
             os.close(output)
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-            workdir, links = isolation.enter(config)
+            workdir, links = isolation.enter(config, init_pipe)
             if "torch" in sys.modules:
                 sys.modules["torch"].set_num_threads(1)
             worker.serve(control_in, control_out, workdir, max_return_bytes=config.max_return_bytes, links=links)
@@ -162,6 +194,7 @@ class ForkServer:
                 return
             if pid == 0:
                 return
+            status = self._worker_status(pid, status)
             fd = self.status_fds.pop(pid, None)
             if fd is not None:
                 try:
@@ -169,6 +202,21 @@ class ForkServer:
                 except OSError:
                     pass
                 os.close(fd)
+
+    def _worker_status(self, pid: int, status: int) -> int:
+        """The wait status to report for a child: the worker's, sent by a child that was its PID
+        namespace's init (and so could not end the way the worker did), else the child's own."""
+        pipe = self.init_status.pop(pid, None)
+        if pipe is None:
+            return status
+        try:
+            os.set_blocking(pipe, False)
+            data = os.read(pipe, 4)
+        except OSError:
+            data = b""
+        os.close(pipe)
+        # Nothing written: the init itself was killed (SIGKILL from the grader), and that is the news.
+        return struct.unpack("=i", data)[0] if len(data) == 4 else status
 
     def serve(self) -> None:
         wake_read, wake_write = os.pipe()
