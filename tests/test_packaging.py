@@ -229,17 +229,22 @@ def test_grades_with_numpy(which: str, tmp_path: Path, expected_examples: dict) 
     out, report = tmp_path / "reports", tmp_path / "hw3-ben.json"
     graded = start("grade", "hw2", str(submissions), "--out", str(out), "--workers", "2", "--no-html")
     checked = start("check", "problems/hw3.yaml", "submissions/hw3/ben", "--json", str(report))
+    try:
+        code, stderr = finish(graded)
+        assert code == 0, stderr
+        results = {sid: json.loads((out / sid / "results.json").read_text()) for sid in ("ada", "ben", "probe")}
+        assert lost_problems(results["ada"]) == set()
+        assert lost_problems(results["ben"]) == set(expected_examples["hw2"]["ben"])
+        assert lost_problems(results["probe"]) == {"odds"}
+        # The sandboxed worker ran on that NumPy too, and torch converted to and from it.
+        (probe,) = [test["output"] for test in results["probe"]["tests"] if test["name"] == "odds"]
+        assert f"probe: numpy {installed} from {site}" in probe and "round trip float64" in probe, probe
 
-    code, stderr = finish(graded)
-    assert code == 0, stderr
-    results = {sid: json.loads((out / sid / "results.json").read_text()) for sid in ("ada", "ben", "probe")}
-    assert lost_problems(results["ada"]) == set()
-    assert lost_problems(results["ben"]) == set(expected_examples["hw2"]["ben"])
-    assert lost_problems(results["probe"]) == {"odds"}
-    # The sandboxed worker ran on that NumPy too, and torch converted to and from it.
-    probe = results["probe"]["tests"][0]["output"]
-    assert f"probe: numpy {installed} from {site}" in probe and "round trip float64" in probe, probe
-
-    code, stderr = finish(checked)
-    assert code == 1, stderr  # 1: not every public check passes
-    assert lost_problems(json.loads(report.read_text())) == set(expected_examples["hw3"]["ben"])
+        code, stderr = finish(checked)
+        assert code == 1, stderr  # 1: not every public check passes
+        assert lost_problems(json.loads(report.read_text())) == set(expected_examples["hw3"]["ben"])
+    finally:
+        for run in (graded, checked):  # a failed assertion leaves no grader running
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
