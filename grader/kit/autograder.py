@@ -58,7 +58,7 @@ fi
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the grader needs Python 3.11 or newer: choose a Gradescope base image that has it")'
 "$PYTHON" -m venv "$ROOT/venv"
 # PyPI's Linux torch wheels are CUDA builds (GBs of nvidia-* packages): take torch alone from the
-# CPU wheel index first; the grader's own install then finds its pin satisfied and adds no torch.
+# CPU wheel index first; the grader's own install then finds its torch range satisfied and adds none.
 "$ROOT/venv/bin/python" -m pip install -q {torch} --index-url {cpu_index}
 "$ROOT/venv/bin/python" -m pip install -q "$SOURCE/grader"
 "$ROOT/venv/bin/python" -m grader --version   # fails here, not at the first submission, if broken

@@ -33,7 +33,8 @@ from grader.results import GradeReport, ProblemResult
 from grader.spec import load_spec
 
 TORCH_REQUIREMENT = "torch==2.13.0"
-"""PyTorch as pinned in pyproject.toml: the CPU build, installed before the grader."""
+"""PyTorch as in the README's install commands: the course machines' CPU build, installed before the
+grader (whose own torch range it satisfies, so the grader adds no CUDA build)."""
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 DEFAULT_GRADER_SPEC = "dl-grader"
 DEFAULT_KIT_DIR = ".grader-kit"
