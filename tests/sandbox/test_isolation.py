@@ -1,0 +1,75 @@
+"""The two ways a worker gets its PID namespace, run directly (not through a fork server).
+
+As root the fork server starts each worker's namespace itself, and the process it forks is the
+namespace's init (``config.init``); without that (user namespaces) the forked process starts the
+namespace and forks an init of its own. Either way the worker must see only itself and its init,
+and its end (here a segmentation fault) must reach the grader as it happened.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import signal
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import isolation
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0 or not isolation.namespaces_available(),
+    reason="needs Linux, root and namespaces",
+)
+
+
+def run_worker(submission: Path, *, init: bool) -> tuple[int, dict]:
+    """Isolate a forked child as the fork server would; the worker reports what it sees, then
+    crashes. Returns the wait status the grader would be told, and the report."""
+    config = isolation.WorkerConfig(submission_dir=str(submission), workdir="/tmp/submission", namespaces=True,
+                                    uid=None, init=init)
+    report_read, report_write = os.pipe()
+    status_read, status_write = os.pipe()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    if init:
+        isolation.unshare(isolation.CLONE_NEWPID)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.setsid()
+            os.close(report_read)
+            os.close(status_read)
+            workdir, _ = isolation.enter(config, status_write if init else None)
+            seen = {"pid": os.getpid(), "processes": sorted(int(n) for n in os.listdir("/proc") if n.isdigit()),
+                    "files": sorted(os.listdir(workdir))}
+            os.write(report_write, json.dumps(seen).encode())
+            faulthandler.disable()  # pytest's, inherited: no traceback of this deliberate crash
+            os.kill(os.getpid(), signal.SIGSEGV)
+        finally:
+            os._exit(70)
+    if init:
+        isolation.setns(own, isolation.CLONE_NEWPID)
+    os.close(own)
+    os.close(report_write)
+    os.close(status_write)
+    _, status = os.waitpid(pid, 0)
+    report = json.loads(os.read(report_read, 65536) or b"{}")
+    forwarded = os.read(status_read, 4)
+    os.close(report_read)
+    os.close(status_read)
+    if init:
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0  # the init ended normally...
+        status = struct.unpack("=i", forwarded)[0]  # ...and sent the worker's status, as zygote.reap reads it
+    return status, report
+
+
+@pytest.mark.parametrize("init", [True, False], ids=["fork-server-starts-the-namespace", "child-starts-it"])
+def test_a_worker_sees_only_itself_and_its_end_is_reported(tmp_path: Path, init: bool) -> None:
+    (tmp_path / "hw1.py").write_text("x = 1\n")
+    status, seen = run_worker(tmp_path, init=init)
+    assert seen["pid"] == 2 and seen["processes"] == [1, 2]  # the namespace's init and the worker
+    assert seen["files"] == ["hw1.py"]
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSEGV
