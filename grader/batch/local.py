@@ -1,4 +1,8 @@
-"""The local executor: a run's submissions graded in threads on this machine, sharing one sandbox."""
+"""The local executor: a run's submissions graded in threads on this machine, sharing one sandbox.
+
+The sandbox is the fork server; where it cannot run, grading is refused unless ``--isolation none``
+(``choice.open_sandbox``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox, hidden_paths
 from grader.batch.submissions import unpacked
 from grader.grading.expectations import ReferenceExpectations
-from grader.sandbox.server import Sandbox
+from grader.sandbox.choice import open_sandbox
 
 
 def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], record: Record) -> dict[str, str]:
@@ -18,7 +22,7 @@ def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], re
     """
     expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
     hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
-    with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
+    with open_sandbox(run.isolation, hide=hide, purpose="grade") as sandbox:
 
         def grade_one(item: Pending) -> None:
             with unpacked(item.submission) as folder:

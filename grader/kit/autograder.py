@@ -34,7 +34,8 @@ from grader.errors import UsageError
 from grader.grading.expectations import ReferenceExpectations
 from grader.reports.gradescope import Visibility, to_autograder_results
 from grader.results import GradeReport
-from grader.sandbox.server import Isolation, Sandbox
+from grader.sandbox.choice import open_sandbox
+from grader.sandbox.server import Isolation
 from grader.spec import Assignment, load_spec
 
 TORCH_REQUIREMENT = "torch==2.13.0"
@@ -138,7 +139,8 @@ def autograde(
     folder = _submission_folder(submission, assignment)
     expectations = ReferenceExpectations(assignment, data_dir=data_dir)
     results.parent.mkdir(parents=True, exist_ok=True)
-    with Sandbox(isolation=isolation, hide=hidden_paths(assignment, data_dir, results.parent, *hide)) as sandbox:
+    hidden = hidden_paths(assignment, data_dir, results.parent, *hide)
+    with open_sandbox(isolation, hide=hidden, purpose="grade") as sandbox:
         report = grade_in_sandbox(assignment, folder, folder.name, expectations=expectations, sandbox=sandbox)
     data = to_autograder_results(report, assignment, hidden_visibility=hidden_visibility)
     results.write_text(json.dumps(data, indent=1), encoding="utf-8")

@@ -1,4 +1,9 @@
-"""A student's self-check: one submission, public cases only, from the spec or a student kit."""
+"""A student's self-check: one submission, public cases only, from the spec or a student kit.
+
+The sandbox is the fork server where it can run, else the portable worker (``sandbox.choice``):
+a self-check runs the student's own code on the student's own machine, whatever its system. The
+report's notes say which applied.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from grader.batch.executor import hidden_paths
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
-from grader.sandbox.server import Isolation, Sandbox
+from grader.sandbox.choice import IsolationChoice, open_sandbox
+from grader.sandbox.interface import SandboxBackend
 from grader.sandbox.session import SandboxSession
 from grader.spec import Assignment, load_spec
 
@@ -29,20 +35,43 @@ def load_target(target: str | Path, *, data_dir: Path | None = None) -> tuple[As
     return assignment, ReferenceExpectations(assignment, data_dir=data_dir)
 
 
+def needs_torch(assignment: Assignment) -> bool:
+    """Whether the grader itself hands the worker torch work: MNIST models or tensor arguments.
+    (A student's own ``import torch`` works either way.)"""
+    if any(check.kind == "accuracy" for problem in assignment.problems for check in problem.checks):
+        return True
+    return _holds_tensor(assignment.model_dump())
+
+
+def _holds_tensor(node: Any) -> bool:
+    if isinstance(node, dict):
+        return node.get("tensor") is True or any(_holds_tensor(value) for value in node.values())
+    if isinstance(node, (list, tuple)):
+        return any(_holds_tensor(item) for item in node)
+    return False
+
+
 def check_submission(
     target: str | Path,
     submission: Path,
     *,
-    isolation: Isolation = "auto",
+    isolation: IsolationChoice = "auto",
     data_dir: Path | None = None,
     mode: str = "check",
 ) -> GradeReport:
-    """Grade one submission folder on the public cases, sandboxed like the instructor's run."""
+    """Grade one submission folder on the public cases, sandboxed like the instructor's run
+    where this machine allows it, else in the portable worker."""
     assignment, expectations = load_target(target, data_dir=data_dir)
     hide = hidden_paths(assignment, data_dir)
-    with Sandbox(isolation=isolation, hide=hide) as sandbox:
-        return grade_submission(
-            assignment, submission.resolve(), expectations=expectations, mode=mode,
-            session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
-            notes=(sandbox.info.describe(),),
-        )
+    with open_sandbox(isolation, hide=hide, purpose="check", preload_torch=needs_torch(assignment)) as sandbox:
+        return check_in(sandbox, assignment, submission, expectations=expectations, mode=mode)
+
+
+def check_in(sandbox: SandboxBackend, assignment: Assignment, submission: Path, *, expectations: Any,
+             mode: str = "check") -> GradeReport:
+    """Grade one submission in a sandbox that is already running (several checks can share one)."""
+    return grade_submission(
+        assignment, submission.resolve(), expectations=expectations, mode=mode,
+        session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
+        notes=(sandbox.info.describe(),),
+    )

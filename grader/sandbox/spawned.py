@@ -22,6 +22,8 @@ from typing import Any
 
 EXIT_SETUP_FAILED = 70
 """As from the fork server: the worker could not be set up (``monitor.describe_exit_code``)."""
+TORCH_ADDRESS_SPACE = 768 * 1024 * 1024
+"""About what importing torch adds to the address space (CPU build: ~500 MiB, with margin)."""
 
 
 def take_control_channel() -> tuple[int, int]:
@@ -64,7 +66,9 @@ def set_limits(config: dict[str, Any]) -> None:
         # macOS accepts RLIMIT_AS but does not enforce it, so it is not set there.
         base = _vm_size_bytes()
         if base is not None:
-            address_space = base + int(config["memory_mb"]) * 1024 * 1024
+            # Without torch preloaded, leave the room it takes, should the student import it.
+            room = 0 if "torch" in sys.modules else TORCH_ADDRESS_SPACE
+            address_space = base + room + int(config["memory_mb"]) * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     seconds = int(config["cpu_seconds"])
     limits = [(resource.RLIMIT_CPU, (seconds, seconds + 5)),
