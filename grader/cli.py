@@ -208,6 +208,8 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
                       help="pip requirement installing the grader (default dl-grader; e.g. git+https://...)")
     init.add_argument("--min-score", type=float, default=None, help="passed on to grader ci")
     init.add_argument("--force", action="store_true", help="replace existing workflow files")
+    init.add_argument("--os", dest="systems", action="append", default=[], choices=["windows-latest", "macos-latest"],
+                      help="also check on this GitHub runner (repeatable): the job becomes a matrix with ubuntu-latest")
 
     export = commands.add_parser("export", help="export grades for an LMS gradebook (Canvas, Moodle)")
     export.add_argument("results", type=Path, help="output folder of grader grade (or its gradebook.csv)")
@@ -255,7 +257,7 @@ def _init_ci(args: argparse.Namespace) -> int:
     from grader.kit.workflows import init_ci
 
     written = init_ci(args.kit, args.out, kit_dir=args.kit_dir, grader_spec=args.grader_spec,
-                      min_score=args.min_score, force=args.force)
+                      min_score=args.min_score, force=args.force, systems=tuple(args.systems))
     print(f"kit copied to {written.kit}")
     for path in written.files:
         print(f"wrote {path}")
