@@ -203,7 +203,7 @@ class PortableWorker:
         self._capture = OutputCapture(limits)
         self._reader = wire.FrameReader(max_bytes=limits.return_mb * 1024 * 1024 + (8 << 20))
         self._replies: queue.Queue[bytes] = queue.Queue()
-        self._closed = False
+        self._writer: threading.Thread | None = None
         # Its own session (POSIX) or process group (Windows), so that stopping it reaches what it started.
         if sys.platform == "win32":
             flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
@@ -270,6 +270,7 @@ class PortableWorker:
         # Written by a thread: a student who stops reading must not hang the grader.
         failed: list[BaseException] = []
         writer = threading.Thread(target=self._write, args=(wire.pack(header, blobs), failed), daemon=True)
+        self._writer = writer
         writer.start()
         writer.join(max(0.0, deadline - time.monotonic()))
         if writer.is_alive():
@@ -340,11 +341,6 @@ class PortableWorker:
             return
         self.alive = False
         process = self._process
-        if process.stdin is not None:
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
         if process.poll() is None:
             self._signal_group(signal.SIGTERM)
             try:
@@ -360,6 +356,13 @@ class PortableWorker:
             process.wait()
         # An exit by a signal we sent is "stopped"; otherwise the worker's own end is reported.
         self.exit_detail = describe_returncode(process.returncode, self.limits)
+        if self._writer is not None:
+            self._writer.join(1.0)  # a write blocked on the dead worker has failed by now
+        if process.stdin is not None and (self._writer is None or not self._writer.is_alive()):
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
         for thread in self._threads:
             # The output pipe ends when the last process holding it does; one that left the group
             # keeps it open, and is not waited for.
