@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Assignment",
+    "Checker",
     "GradeReport",
     "GraderError",
     "Sandbox",
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 _LOCATIONS = {
+    "Checker": "grader.kit.checker",
     "Assignment": "grader.spec",
     "load_spec": "grader.spec",
     "GradeReport": "grader.results",

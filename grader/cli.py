@@ -35,11 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def add_common(sub: argparse.ArgumentParser) -> None:
+    def add_common(sub: argparse.ArgumentParser, *, portable: bool = False) -> None:
         sub.add_argument("--data-dir", type=Path, default=None,
                          help="folder with MNIST files (default: $GRADER_DATA_DIR, the cache, the shipped test set)")
-        sub.add_argument("--isolation", choices=["auto", "full", "none"], default="auto",
-                         help="auto: namespaces where the machine allows; none: limits only; full: refuse without")
+        sub.add_argument("--isolation", choices=["auto", "full", "none", *(["portable"] if portable else [])],
+                         default="auto",
+                         help="auto: namespaces where the machine allows; none: limits only; full: refuse without"
+                              + ("; portable: a spawned process per submission (automatic where the fork server "
+                                 "cannot run: Windows, macOS)" if portable else ""))
 
     grade = commands.add_parser("grade", help="grade a folder of submissions (instructor)")
     grade.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", type=Path, nargs="?", default=Path("."), help="submission folder (default .)")
     check.add_argument("--html", type=Path, default=None, help="also write an HTML report here")
     check.add_argument("--json", type=Path, default=None, help="also write results.json here")
-    add_common(check)
+    add_common(check, portable=True)
 
     lint = commands.add_parser("lint", help="validate a spec and run its self-test")
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
@@ -84,7 +87,8 @@ SANDBOXED_COMMANDS = frozenset({"grade", "check", "ci", "autograde"})
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
-    if words and words[0] in SANDBOXED_COMMANDS and not {"--help", "-h", "dask", "--executor=dask"} & set(words):
+    no_fork_server = {"--help", "-h", "dask", "--executor=dask", "portable", "--isolation=portable"}
+    if words and words[0] in SANDBOXED_COMMANDS and not no_fork_server & set(words):
         _launch_fork_server(words)
     try:
         args = build_parser().parse_args(argv)
@@ -205,7 +209,7 @@ def _data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[..., None]) -> None:
     """The student-kit and CI commands: bundle, ci, init-ci, export."""
     bundle = commands.add_parser("bundle", help="export a student kit: public cases and their expected outputs")
     bundle.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
@@ -217,7 +221,7 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
     ci.add_argument("--junit", type=Path, default=None, help="write the JUnit XML report here")
     ci.add_argument("--min-score", type=float, default=None,
                     help="points needed to pass (default: every public check passes)")
-    add_common(ci)
+    add_common(ci, portable=True)
 
     init = commands.add_parser("init-ci", help="set up a submission repository's CI (GitHub Actions, GitLab)")
     init.add_argument("kit", type=Path, help="student kit folder (grader bundle)")
@@ -227,6 +231,8 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
                       help="pip requirement installing the grader (default dl-grader; e.g. git+https://...)")
     init.add_argument("--min-score", type=float, default=None, help="passed on to grader ci")
     init.add_argument("--force", action="store_true", help="replace existing workflow files")
+    init.add_argument("--os", dest="systems", action="append", default=[], choices=["windows-latest", "macos-latest"],
+                      help="also check on this GitHub runner (repeatable): the job becomes a matrix with ubuntu-latest")
 
     export = commands.add_parser("export", help="export grades for an LMS gradebook (Canvas, Moodle)")
     export.add_argument("results", type=Path, help="output folder of grader grade (or its gradebook.csv)")
@@ -274,7 +280,7 @@ def _init_ci(args: argparse.Namespace) -> int:
     from grader.kit.workflows import init_ci
 
     written = init_ci(args.kit, args.out, kit_dir=args.kit_dir, grader_spec=args.grader_spec,
-                      min_score=args.min_score, force=args.force)
+                      min_score=args.min_score, force=args.force, systems=tuple(args.systems))
     print(f"kit copied to {written.kit}")
     for path in written.files:
         print(f"wrote {path}")

@@ -36,6 +36,7 @@ from grader.batch.submissions import grader_digest, sources, unpacked
 from grader.errors import DataError, GraderError, ReferenceImplementationError, SpecError, UsageError
 from grader.reports.gradescope import from_results_json, to_results_json
 from grader.sandbox.isolation import read_submission, submission_links
+from grader.sandbox.portable import platform_without_fork_server
 from grader.sandbox.preload import modules_to_preload
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
@@ -166,6 +167,11 @@ class WorkerState:
             hide.add(str(Path(get_worker().local_directory).resolve()))  # spilled task data: other submissions
         except (ImportError, ValueError):
             pass
+        missing = platform_without_fork_server()
+        if missing:
+            # The portable worker is a student's self-check; a class is graded with the fork server.
+            raise GraderError(f"the Dask worker on {socket.gethostname()} cannot run the sandbox's fork server "
+                              f"({missing}); grade on Linux workers")
         with self._lock:
             sandbox = self._sandboxes.get(settings.isolation)
             if sandbox is None:

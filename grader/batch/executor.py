@@ -16,7 +16,8 @@ from typing import Any, Callable, Literal, Protocol
 from grader.batch.submissions import Submission
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
-from grader.sandbox.server import Isolation, Sandbox
+from grader.sandbox.interface import SandboxBackend
+from grader.sandbox.server import Isolation
 from grader.sandbox.session import SandboxSession
 from grader.spec import Assignment
 
@@ -83,7 +84,7 @@ def hidden_paths(assignment: Assignment, *extra: Path | None) -> list[Path]:
 
 
 def grade_in_sandbox(
-    assignment: Assignment, folder: Path, submission_id: str, *, expectations: Any, sandbox: Sandbox
+    assignment: Assignment, folder: Path, submission_id: str, *, expectations: Any, sandbox: SandboxBackend
 ) -> GradeReport:
     """Grade one unpacked submission in ``sandbox``: what a grading thread or a Dask task does."""
     return grade_submission(

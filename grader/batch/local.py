@@ -1,4 +1,8 @@
-"""The local executor: a run's submissions graded in threads on this machine, sharing one sandbox."""
+"""The local executor: a run's submissions graded in threads on this machine, sharing one sandbox.
+
+The sandbox is the fork server; where it cannot run, grading is refused unless ``--isolation none``
+(``choice.open_sandbox``).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from pathlib import Path
 from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox, hidden_paths
 from grader.batch.submissions import sources, unpacked
 from grader.grading.expectations import ReferenceExpectations
+from grader.sandbox.choice import open_sandbox
 from grader.sandbox.preload import modules_to_preload
-from grader.sandbox.server import Sandbox
 
 
 def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], record: Record) -> dict[str, str]:
@@ -19,7 +23,7 @@ def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], re
     """
     hide = hidden_paths(run.assignment, submissions, run.out, run.data_dir)
     # The fork server boots while the submissions' imports are read and the reference is loaded.
-    with Sandbox(isolation=run.isolation, hide=hide) as sandbox:
+    with open_sandbox(run.isolation, hide=hide, purpose="grade") as sandbox:
         sandbox.preload(*modules_to_preload(run.assignment, (sources(item.submission) for item in pending)))
         expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
 

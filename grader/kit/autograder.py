@@ -35,8 +35,9 @@ from grader.errors import UsageError
 from grader.grading.expectations import ReferenceExpectations
 from grader.reports.gradescope import Visibility, to_autograder_results
 from grader.results import GradeReport
+from grader.sandbox.choice import open_sandbox
 from grader.sandbox.preload import modules_to_preload
-from grader.sandbox.server import Isolation, Sandbox
+from grader.sandbox.server import Isolation
 from grader.spec import Assignment, load_spec
 
 TORCH_REQUIREMENT = "torch==2.13.0"
@@ -139,9 +140,9 @@ def autograde(
     assignment = load_spec(spec)
     folder = _submission_folder(submission, assignment)
     results.parent.mkdir(parents=True, exist_ok=True)
+    hidden = hidden_paths(assignment, data_dir, results.parent, *hide)
     preload = modules_to_preload(assignment, [sources(Submission(folder.name, folder))])
-    with Sandbox(isolation=isolation, hide=hidden_paths(assignment, data_dir, results.parent, *hide),
-                 preload=preload) as sandbox:
+    with open_sandbox(isolation, hide=hidden, purpose="grade", preload=preload) as sandbox:
         # Computed while the fork server boots.
         expectations = ReferenceExpectations(assignment, data_dir=data_dir)
         report = grade_in_sandbox(assignment, folder, folder.name, expectations=expectations, sandbox=sandbox)

@@ -9,7 +9,7 @@
     KIT/expected.json  the precomputed expectations, value trees as ``grader.wire`` JSON nodes
     KIT/expected.npz   the arrays those nodes point to, ``a0``, ``a1``, ... (numeric, no pickles)
     KIT/handout.md     the spec's handout
-    KIT/README.md      how to run ``grader check``, ``grader ci`` and ``pytest`` with the kit
+    KIT/README.md      how to run ``grader check``, ``grader ci``, ``pytest`` and ``Checker`` with the kit
     KIT/conftest.py    loads the grader's pytest plugin (``grader.pytest_plugin``)
 
 ``expected.json`` holds, for the kit's public cases only::
@@ -320,6 +320,19 @@ grader's feedback. pytest loads plugins only from top-level `conftest.py` files:
 finds the kit in a top-level folder whose name starts with `test`, like `{folder}/`; from anywhere
 else run `pytest path/to/the/kit`. Check another folder than the current one with
 `--grader-submission PATH`.
+
+## In a notebook (Jupyter, Colab)
+
+    from grader import Checker
+    Checker("{folder}").check("{module}.ipynb")
+
+grades the notebook **as saved** (save it first: unsaved cells are not graded) and shows the same
+feedback as `grader check`, inline. `check()` alone finds `{module}.ipynb` or `{module}.py` in the
+current folder; in Colab it checks the running notebook.
+
+On Windows and macOS the grader runs your code in a separate process per check (time limits and
+crash containment) instead of its Linux sandbox; every command above works the same, and its
+output says which applied.
 {left_out}"""
 
 

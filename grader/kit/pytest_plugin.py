@@ -35,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "grader: a student kit's public checks")
     group.addoption("--grader-submission", default=None, metavar="PATH",
                     help="submission folder to check (default: the folder pytest runs in)")
-    group.addoption("--grader-isolation", default="auto", choices=["auto", "full", "none"],
+    group.addoption("--grader-isolation", default="auto", choices=["auto", "full", "none", "portable"],
                     help="sandbox isolation, as grader check --isolation (default: auto)")
 
 

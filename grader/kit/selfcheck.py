@@ -1,4 +1,9 @@
-"""A student's self-check: one submission, public cases only, from the spec or a student kit."""
+"""A student's self-check: one submission, public cases only, from the spec or a student kit.
+
+The sandbox is the fork server where it can run, else the portable worker (``sandbox.choice``):
+a self-check runs the student's own code on the student's own machine, whatever its system. The
+report's notes say which applied.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from grader.batch.submissions import Submission, sources
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
+from grader.sandbox.choice import IsolationChoice, open_sandbox
+from grader.sandbox.interface import SandboxBackend
 from grader.sandbox.preload import modules_to_preload
-from grader.sandbox.server import Isolation, Sandbox
 from grader.sandbox.session import SandboxSession
 from grader.spec import Assignment, load_spec
 
@@ -35,19 +41,26 @@ def check_submission(
     target: str | Path,
     submission: Path,
     *,
-    isolation: Isolation = "auto",
+    isolation: IsolationChoice = "auto",
     data_dir: Path | None = None,
     mode: str = "check",
 ) -> GradeReport:
-    """Grade one submission folder on the public cases, sandboxed like the instructor's run."""
+    """Grade one submission folder on the public cases, sandboxed like the instructor's run
+    where this machine allows it, else in the portable worker."""
     # The fork server boots while the spec is read; it learns what to hide and preload before
     # its first worker.
-    with Sandbox(isolation=isolation) as sandbox:
+    with open_sandbox(isolation, hide=[], purpose="check") as sandbox:
         assignment, expectations = load_target(target, data_dir=data_dir)
         sandbox.hide = [str(path) for path in hidden_paths(assignment, data_dir)]
         sandbox.preload(*modules_to_preload(assignment, [sources(Submission(submission.name, submission))]))
-        return grade_submission(
-            assignment, submission.resolve(), expectations=expectations, mode=mode,
-            session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
-            notes=(sandbox.info.describe(),),
-        )
+        return check_in(sandbox, assignment, submission, expectations=expectations, mode=mode)
+
+
+def check_in(sandbox: SandboxBackend, assignment: Assignment, submission: Path, *, expectations: Any,
+             mode: str = "check") -> GradeReport:
+    """Grade one submission in a sandbox that is already running (several checks can share one)."""
+    return grade_submission(
+        assignment, submission.resolve(), expectations=expectations, mode=mode,
+        session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
+        notes=(sandbox.info.describe(),),
+    )

@@ -5,7 +5,9 @@ default) and writes two workflow files that need nothing else:
 
 - ``.github/workflows/grader.yml`` (GitHub Actions): checkout, Python 3.11, PyTorch's CPU build,
   the grader, ``grader ci``; the JUnit file is uploaded as an artifact and published as a check
-  run by ``dorny/test-reporter`` (``reporter: java-junit``);
+  run by ``dorny/test-reporter`` (``reporter: java-junit``). With ``--os windows-latest`` and/or
+  ``--os macos-latest`` the job is a matrix over ubuntu-latest and those, in bash everywhere, with
+  torch from PyTorch's CPU index on Linux and Windows and from PyPI on macOS (CPU wheels there);
 - ``.gitlab-ci.yml`` (GitLab CI): the same in a ``python:3.11`` image, the JUnit file declared under
   ``artifacts: reports: junit:`` so that merge requests and the Tests tab show it.
 
@@ -37,6 +39,8 @@ TORCH_REQUIREMENT = "torch==2.13.0"
 grader (whose own torch range it satisfies, so the grader adds no CUDA build)."""
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 DEFAULT_GRADER_SPEC = "dl-grader"
+SYSTEMS = ("ubuntu-latest", "windows-latest", "macos-latest")
+"""GitHub-hosted runners the workflow can run on; ubuntu-latest always."""
 DEFAULT_KIT_DIR = ".grader-kit"
 JUNIT_FILE = "grader-junit.xml"
 GITHUB_WORKFLOW = Path(".github/workflows/grader.yml")
@@ -72,23 +76,39 @@ def render_workflows(
     kit_dir: str = DEFAULT_KIT_DIR,
     grader_spec: str = DEFAULT_GRADER_SPEC,
     min_score: float | None = None,
+    systems: tuple[str, ...] = (),
 ) -> dict[Path, str]:
-    """The workflow files' text, by path relative to the repository."""
+    """The workflow files' text, by path relative to the repository.
+
+    ``systems``: GitHub runners besides ubuntu-latest (``SYSTEMS``) to check on too (GitLab's
+    job stays on Linux: its shared Windows and macOS runners are not generally available).
+    """
     kit_dir = _single_line(kit_dir, "the kit folder")
     grader_spec = _single_line(grader_spec, "--grader-spec")
+    unknown = [system for system in systems if system not in SYSTEMS]
+    if unknown:
+        raise UsageError(f"unknown runner {unknown[0]!r}; choose from {', '.join(SYSTEMS)}")
+    every = tuple(system for system in SYSTEMS if system == SYSTEMS[0] or system in systems)
+    cpu_torch = f"pip install {shlex.quote(TORCH_REQUIREMENT)} --index-url {shlex.quote(TORCH_INDEX)}"
     install = [
         "python -m pip install --upgrade pip",
-        f"pip install {shlex.quote(TORCH_REQUIREMENT)} --index-url {shlex.quote(TORCH_INDEX)}",
+        cpu_torch,
         f"pip install {shlex.quote(grader_spec)}",
     ]
+    github_install = list(install)
+    if "macos-latest" in every:
+        # PyPI's macOS wheels are the CPU build; the CPU index is for Linux and Windows.
+        github_install[1] = (f'if [ "$RUNNER_OS" = macOS ]; then pip install {shlex.quote(TORCH_REQUIREMENT)}; '
+                             f"else {cpu_torch}; fi")
     check = f"grader ci {shlex.quote(kit_dir)} . --junit {JUNIT_FILE}"
     if min_score is not None:
         check += f" --min-score {min_score:g}"
     pass_rule = f"the score reaches {min_score:g} points" if min_score is not None else "every public check passes"
     context = {"assignment": assignment, "kit_dir": kit_dir, "install": install, "check": check,
-               "junit": JUNIT_FILE, "pass_rule": pass_rule}
+               "junit": JUNIT_FILE, "pass_rule": pass_rule, "systems": every, "matrix": len(every) > 1}
     return {
-        GITHUB_WORKFLOW: _environment.get_template("github-actions.yml.j2").render(context),
+        GITHUB_WORKFLOW: _environment.get_template("github-actions.yml.j2").render(
+            {**context, "install": github_install}),
         GITLAB_CI: _environment.get_template("gitlab-ci.yml.j2").render(context),
     }
 
@@ -101,6 +121,7 @@ def init_ci(
     grader_spec: str = DEFAULT_GRADER_SPEC,
     min_score: float | None = None,
     force: bool = False,
+    systems: tuple[str, ...] = (),
 ) -> Workflows:
     """Copy a kit into a submission repository and write its workflow files.
 
@@ -115,7 +136,7 @@ def init_ci(
         raise UsageError(f"the kit folder must be a path inside the repository, got {kit_dir!r}")
     assignment = load_spec(kit / KIT_SPEC, check_files=False)
     files = render_workflows(assignment.assignment, kit_dir=relative.as_posix(), grader_spec=grader_spec,
-                             min_score=min_score)
+                             min_score=min_score, systems=systems)
     existing = [path for path in files if (repo / path).exists()]
     if existing and not force:
         raise UsageError(f"{', '.join(str(repo / path) for path in existing)} exist already; --force replaces them")

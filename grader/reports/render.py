@@ -1,4 +1,5 @@
-"""HTML feedback: the jinja2 environment, ``render_feedback(report)`` and ``render_summary(summary)``.
+"""HTML feedback: the jinja2 environment, ``render_feedback(report)``, ``render_inline_feedback(report)``
+(the same, as a fragment for a notebook's output) and ``render_summary(summary)``.
 
 A report is rendered once, from a flat context of plain strings, numbers and lists derived here
 from the results; the templates in ``grader/reports/templates/`` only lay it out (HTML lives only
@@ -307,6 +308,50 @@ def feedback_context(report: GradeReport, *, data_dir: Path | None = None) -> di
         "execution_time": f"{report.execution_time:.1f} s",
         "version": __version__,
     }
+
+
+FRAGMENT_SCOPE = ".grader-feedback"
+"""The class of the <div> that holds inline feedback; its stylesheet applies only inside it."""
+
+
+def scoped_css(css: str, scope: str = FRAGMENT_SCOPE) -> str:
+    """The reports' stylesheet restricted to ``scope``: every selector prefixed (``:root``, ``html`` and
+    ``body`` become the scope itself), inside ``@media`` blocks too; other at-rules are dropped."""
+    out: list[str] = []
+    position = 0
+    while True:
+        opening = css.find("{", position)
+        if opening < 0:
+            break
+        prelude = css[position:opening].strip()
+        depth, cursor = 1, opening + 1
+        while depth and cursor < len(css):
+            depth += {"{": 1, "}": -1}.get(css[cursor], 0)
+            cursor += 1
+        body = css[opening + 1:cursor - 1]
+        if prelude.startswith("@media"):
+            out.append(f"{prelude} {{\n{scoped_css(body, scope)}}}")
+        elif not prelude.startswith("@"):
+            selectors = []
+            for selector in prelude.split(","):
+                selector = selector.strip()
+                head, _, rest = selector.partition(" ")
+                selectors.append(f"{scope} {rest}".strip() if head in (":root", "html", "body")
+                                 else f"{scope} {selector}")
+            out.append(f"{', '.join(selectors)} {{{body}}}")
+        position = cursor
+    return "\n".join(out) + "\n"
+
+
+def render_inline_feedback(report: GradeReport, *, checked: str, saved: str = "",
+                           data_dir: Path | None = None) -> str:
+    """One submission's feedback as an HTML fragment for a notebook's output (``_repr_html_``):
+    what ``render_feedback`` shows, with the file that was checked and when it was saved."""
+    context = {**feedback_context(report, data_dir=data_dir), "checked": checked, "saved": saved}
+    return ENVIRONMENT.get_template("notebook.html.j2").render(context)
+
+
+ENVIRONMENT.filters["scoped_css"] = scoped_css
 
 
 def render_feedback(report: GradeReport, *, data_dir: Path | None = None) -> str:

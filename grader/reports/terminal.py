@@ -58,10 +58,12 @@ def problems_table(report: GradeReport) -> Table:
     return table
 
 
-def print_report(report: GradeReport, *, console: Console | None = None, html: str | None = None) -> None:
+def print_report(report: GradeReport, *, console: Console | None = None, html: str | None = None,
+                 advice: bool = True) -> None:
     """Print a checked submission: the details of each imperfect problem, then the summary table.
 
-    ``html`` is where the HTML report was written, if it was.
+    ``html`` is where the HTML report was written, if it was; ``advice``: suggest ``--html`` (not
+    from Python, where there is no command line).
     """
     console = console or Console(highlight=False, soft_wrap=False)
     detailed = [problem for problem in report.problems if not problem.passed or problem.output.strip()]
@@ -84,7 +86,7 @@ def print_report(report: GradeReport, *, console: Console | None = None, html: s
         console.print(Text("Public cases only: the final grade also runs hidden cases.", style="dim"))
     if html:
         console.print(Text(f"HTML report: {html}", style="dim"))
-    elif not report.passed:
+    elif not report.passed and advice:
         console.print(Text("For a report with tables and pictures, add --html feedback.html.", style="dim"))
 
 

@@ -23,6 +23,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox.files import read_submission, submission_links, write_submission
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
@@ -35,10 +37,6 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_REMOUNT = 32
 MS_NOEXEC = 8
-
-MAX_SUBMISSION_FILES = 500
-MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
-"""A submission larger than this is read only in part; the rest is not visible to the worker."""
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -116,42 +114,8 @@ def namespaces_available() -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def read_submission(folder: Path) -> dict[str, bytes]:
-    """The submission's regular files, relative path -> bytes; links are never followed."""
-    files: dict[str, bytes] = {}
-    total = 0
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
-        for name in sorted(names):
-            path = Path(root) / name
-            info = path.lstat()
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            if len(files) >= MAX_SUBMISSION_FILES or total + info.st_size > MAX_SUBMISSION_BYTES:
-                return files
-            files[str(path.relative_to(folder))] = path.read_bytes()
-            total += info.st_size
-    return files
-
-
-def submission_links(folder: Path) -> tuple[str, ...]:
-    """Relative paths of the symbolic links in a submission: refused, never followed."""
-    links = []
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
-        links += [str((Path(root) / name).relative_to(folder)) for name in sorted(names + dirs)
-                  if (Path(root) / name).is_symlink()]
-        if len(links) >= MAX_SUBMISSION_FILES:
-            break
-    return tuple(links[:MAX_SUBMISSION_FILES])
-
-
 def _write_submission(files: dict[str, bytes], workdir: Path, uid: int | None) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    for relative, data in files.items():
-        target = workdir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    write_submission(files, workdir)
     if uid is not None:
         for root, dirs, names in os.walk(workdir):
             for name in [*dirs, *names]:

@@ -21,15 +21,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-import numpy as np
 
 from grader import wire
 from grader.errors import GraderError
 from grader.sandbox import launch
+from grader.sandbox.interface import Reply
+from grader.sandbox.monitor import OutputCapture, describe_exit, process_tree_cpu
 from grader.spec import Limits
 
 Isolation = Literal["auto", "full", "none"]
@@ -40,36 +40,7 @@ STOP_GRACE = 2.0
 """Seconds the fork server has to exit once its socket is closed, before it is killed."""
 CPU_POLL = 0.05
 """Seconds between two readings of a worker's CPU time while it computes an answer."""
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-
-def process_tree_cpu(pid: int) -> float | None:
-    """User + system CPU seconds of ``pid`` and its living descendants (and of the children they
-    reaped), read from /proc; None when ``pid`` cannot be read. Read twice or more per request, so
-    with bare system calls rather than ``pathlib``."""
-    total = 0.0
-    pending = [pid]
-    seen = 0
-    while pending and seen < 4096:
-        current = pending.pop()
-        seen += 1
-        try:
-            fields = _read_proc(f"/proc/{current}/stat").rsplit(b")", 1)[1].split()
-            total += sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS  # utime stime cutime cstime
-            for task in os.listdir(f"/proc/{current}/task"):
-                pending += [int(child) for child in _read_proc(f"/proc/{current}/task/{task}/children").split()]
-        except (OSError, ValueError, IndexError):
-            if current == pid:
-                return None
-    return total
-
-
-def _read_proc(path: str) -> bytes:
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(handle, 65536)
-    finally:
-        os.close(handle)
 
 
 def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -87,21 +58,6 @@ def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
         return bool(ready)
     finally:
         os.close(handle)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reply:
-    """What came back for one request: the worker's message, or why there is none."""
-
-    kind: Literal["message", "timeout", "died", "protocol"]
-    header: dict[str, Any] = field(default_factory=dict)
-    arrays: list[np.ndarray] = field(default_factory=list)
-    detail: str = ""
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.kind == "message"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -383,10 +339,7 @@ class WorkerProcess:
         self._status_fd = status
         self._workdir = workdir
         self._reader = wire.FrameReader(max_bytes=limits.return_mb * 1024 * 1024 + (8 << 20))
-        self._output = bytearray()
-        self.output_dropped = 0
-        self._taken = 0
-        self._dropped_taken = 0
+        self._capture = OutputCapture(limits)
         self.exit_detail = ""
         self.alive = True
         self._selector = selectors.DefaultSelector()
@@ -397,21 +350,11 @@ class WorkerProcess:
     @property
     def output(self) -> str:
         """Everything kept of what the worker printed, with a note if some was dropped."""
-        return self._output_text(0, 0)
+        return self._capture.text
 
     def take_output(self) -> str:
         """What the worker printed since the last call, with a note if some of it was dropped."""
-        text = self._output_text(self._taken, self._dropped_taken)
-        self._taken, self._dropped_taken = len(self._output), self.output_dropped
-        return text
-
-    def _output_text(self, start: int, dropped_before: int) -> str:
-        text = bytes(self._output[start:]).decode("utf-8", errors="replace")
-        dropped = self.output_dropped - dropped_before
-        if dropped:
-            text += (f"\n[output truncated: {dropped} more bytes were not kept; the limit is "
-                     f"{self.limits.output_kb} KiB per worker]")
-        return text
+        return self._capture.take()
 
     def wait_ready(self, timeout: float) -> Reply:
         """Wait until the worker has isolated itself and is ready for requests."""
@@ -490,9 +433,7 @@ class WorkerProcess:
                 if not chunk:
                     self._selector.unregister(key.fd)
                     continue
-                keep = max(0, self.limits.output_kb * 1024 - len(self._output))
-                self._output += chunk[:keep]
-                self.output_dropped += len(chunk) - min(keep, len(chunk))
+                self._capture.add(chunk)
             else:
                 if not chunk:
                     return False
@@ -541,9 +482,7 @@ class WorkerProcess:
                 chunk = os.read(self._output_fd, 1 << 20)
                 if not chunk:
                     break
-                keep = max(0, self.limits.output_kb * 1024 - len(self._output))
-                self._output += chunk[:keep]
-                self.output_dropped += len(chunk) - min(keep, len(chunk))
+                self._capture.add(chunk)
         except (BlockingIOError, OSError):
             pass
         os.close(self._output_fd)
@@ -560,25 +499,3 @@ class WorkerProcess:
 
     def close(self) -> None:
         self.kill()
-
-
-def describe_exit(status: int | None, limits: Limits) -> str:
-    """Say in plain words how a worker ended, naming the limit it hit where one applies."""
-    if status is None:
-        return "the worker was stopped"
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
-        if number == signal.SIGXCPU:
-            return f"CPU time limit of {limits.cpu_seconds} s exceeded (killed by {name})"
-        if number == signal.SIGXFSZ:
-            return f"file size limit of {limits.file_size_mb} MiB exceeded (killed by {name})"
-        if number == signal.SIGSEGV:
-            return "the process crashed with a segmentation fault (SIGSEGV)"
-        if number in (signal.SIGKILL, signal.SIGTERM):
-            return f"the worker was stopped ({name})"
-        return f"the process was killed by {name}"
-    code = os.WEXITSTATUS(status)
-    if code == 70:
-        return "the sandbox could not be set up for this worker (exit status 70)"
-    return f"the process exited with status {code} (os._exit or a crash)"

@@ -16,7 +16,7 @@ from typing import Any
 
 from grader import wire
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus, wall_clock_net
-from grader.sandbox.server import Reply, Sandbox, WorkerProcess
+from grader.sandbox.interface import Reply, SandboxBackend, WorkerHandle
 from grader.sandbox.worker import Worker
 from grader.spec import Limits
 
@@ -72,17 +72,17 @@ def skip_rest(calls: list[Call], start: int, message: str, outcomes: dict[str, C
 
 
 class SandboxSession:
-    """Runs one submission's calls in sandboxed workers."""
+    """Runs one submission's calls in sandboxed workers, from either kind of sandbox."""
 
-    def __init__(self, sandbox: Sandbox, submission: Path, *, deadline: float) -> None:
+    def __init__(self, sandbox: SandboxBackend, submission: Path, *, deadline: float) -> None:
         self.sandbox = sandbox
         self.submission = submission
         self.deadline = deadline
-        self._worker: WorkerProcess | None = None
+        self._worker: WorkerHandle | None = None
         self._worker_limits: tuple[Any, ...] | None = None
         self._import_failures: dict[str, CallOutcome] = {}
 
-    def _ensure_worker(self, limits: Limits) -> WorkerProcess | Reply:
+    def _ensure_worker(self, limits: Limits) -> WorkerHandle | Reply:
         key = tuple(getattr(limits, name) for name in _SPAWN_FIELDS)
         if self._worker is not None and (not self._worker.alive or key != self._worker_limits):
             self._retire()
@@ -105,7 +105,7 @@ class SandboxSession:
     def _new_output(self) -> str:
         return self._worker.take_output() if self._worker is not None else ""
 
-    def _import(self, worker: WorkerProcess, module: str, limits: Limits) -> CallOutcome | None:
+    def _import(self, worker: WorkerHandle, module: str, limits: Limits) -> CallOutcome | None:
         """Import a module once per worker; a failure is remembered for the whole submission."""
         if module in self._import_failures:
             return self._import_failures[module]

@@ -217,6 +217,35 @@ def test_github_workflow_installs_torch_then_the_grader_and_runs_grader_ci() -> 
     assert workflow["permissions"]["checks"] == "write"
 
 
+def test_github_workflow_can_check_on_windows_and_macos_too(tmp_path) -> None:
+    """An instructor's option: a matrix over ubuntu-latest and the runners asked for, in bash."""
+    kit, repo = _kit(tmp_path), tmp_path / "repo"
+    assert main(["init-ci", str(kit), "--out", str(repo), "--os", "windows-latest", "--os", "macos-latest"]) == 0
+    workflow = yaml.safe_load((repo / GITHUB_WORKFLOW).read_text())
+    (job,) = workflow["jobs"].values()
+    assert job["strategy"]["matrix"]["os"] == ["ubuntu-latest", "windows-latest", "macos-latest"]
+    assert job["strategy"]["fail-fast"] is False
+    assert job["runs-on"] == "${{ matrix.os }}" and job["defaults"]["run"]["shell"] == "bash"
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    # CPU torch on every runner: the CPU index on Linux and Windows, PyPI (CPU wheels) on macOS.
+    assert ('if [ "$RUNNER_OS" = macOS ]; then pip install torch==2.13.0; '
+            'else pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu; fi') in script
+    assert "grader ci .grader-kit . --junit grader-junit.xml" in script
+    upload = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == "grader-junit-${{ matrix.os }}"  # one artifact per runner
+    # Windows alone: still a matrix with Linux, and no macOS branch in the install.
+    only_windows = yaml.safe_load(render_workflows("hw1", systems=("windows-latest",))[GITHUB_WORKFLOW])
+    (job,) = only_windows["jobs"].values()
+    assert job["strategy"]["matrix"]["os"] == ["ubuntu-latest", "windows-latest"]
+    assert "RUNNER_OS" not in "\n".join(step.get("run", "") for step in job["steps"])
+    # By default, Linux only, as before; GitLab stays on Linux either way.
+    (job,) = yaml.safe_load(render_workflows("hw1")[GITHUB_WORKFLOW])["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest" and "strategy" not in job
+    assert main(["init-ci", str(kit), "--out", str(repo), "--force", "--os", "solaris"]) == 2
+    with pytest.raises(UsageError, match="unknown runner"):
+        render_workflows("hw1", systems=("solaris",))
+
+
 def test_gitlab_ci_declares_the_junit_report() -> None:
     pipeline = yaml.safe_load(render_workflows("hw1", min_score=60)[GITLAB_CI])
     job = pipeline["grader"]
