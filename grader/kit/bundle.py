@@ -293,6 +293,9 @@ You need Python 3.11, PyTorch and the grader:
     pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
     pip install dl-grader          # or the git URL your instructor gives you
 
+Where PyTorch 2.3 or newer is already installed (Colab, a conda environment), skip the first
+line: the grader works with the torch you have and does not replace it.
+
 Copy this folder into your repository (the folder holding `{module}.py`) as `{folder}/`, and run
 the commands below from your repository. Another name works too: use it in place of `{folder}`.
 

@@ -26,12 +26,15 @@ KEPT_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 """Variables a worker inherits: only what numerics need (OpenBLAS kernel choice on some CPUs)."""
 
 
-def worker_environment() -> dict[str, str]:
-    """The scrubbed environment of the fork server and so of every worker."""
-    env = {key: os.environ[key] for key in KEPT_ENVIRONMENT if key in os.environ}
+def worker_environment(*, keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """The scrubbed environment of the fork server and so of every worker: no variable of the
+    grader's shell but ``KEPT_ENVIRONMENT`` and ``keep`` (the portable worker keeps what Python
+    needs to start on Windows, and the student's own ``PATH``)."""
+    env = {key: os.environ[key] for key in (*KEPT_ENVIRONMENT, *keep) if key in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.update(
-        PATH="/usr/local/bin:/usr/bin:/bin",
         PYTHONDONTWRITEBYTECODE="1",
+        PYTHONIOENCODING="utf-8",
         PYTHONHASHSEED="0",
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",

@@ -11,8 +11,18 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
+from typing import Callable, Literal
 
+from grader import wire
+from grader.sandbox.interface import Reply
 from grader.spec import Limits
+
+CPU_POLL = 0.05
+"""Seconds between two readings of a worker's CPU time while it computes an answer."""
+
+Failure = Callable[[Literal["timeout", "died", "protocol"], str, float], Reply]
+"""Stops the worker and says why there is no answer: (kind, detail, start of the wait)."""
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 """Units of /proc's CPU times (Windows has no sysconf, and no /proc to read them from)."""
@@ -45,6 +55,47 @@ def _read_proc(path: str) -> bytes:
         return os.read(handle, 65536)
     finally:
         os.close(handle)
+
+
+def await_reply(reader: wire.FrameReader, wait: Callable[[float], bool], *, timeout: float, start: float,
+                limit: float | None, cpu_limit: tuple[float, float | None] | None,
+                cpu_seconds: Callable[[], float | None], fail: Failure) -> Reply:
+    """The worker's next message, or why there is none, for both kinds of worker.
+
+    ``wait(seconds)`` feeds ``reader`` with what arrives within ``seconds`` and returns False once
+    the worker's channel has closed. With ``cpu_limit`` (seconds, CPU time at the request's start)
+    the worker is stopped once its processes have used that much CPU time, ``timeout`` being then
+    only the wall-clock safety net; without it, ``timeout`` is the limit.
+    """
+    deadline = time.monotonic() + max(timeout, 0)
+    while True:
+        try:
+            message = reader.next_message()
+        except wire.WireError as error:
+            return fail("protocol", str(error), start)
+        if message is not None:
+            header, blobs = message
+            try:
+                arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
+            except wire.WireError as error:
+                return fail("protocol", str(error), start)
+            return Reply(kind="message", header=header, arrays=arrays, seconds=time.monotonic() - start)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if cpu_limit is not None:
+                return fail("timeout", f"time limit of {limit:g} s exceeded (no answer after "
+                            f"{time.monotonic() - start:.0f} s of waiting)", start)
+            return fail("timeout", f"time limit of {limit or timeout:g} s exceeded", start)
+        if cpu_limit is not None:
+            seconds, cpu_start = cpu_limit
+            # Most answers come within the first poll interval: read the CPU time only after it.
+            used = cpu_seconds() if time.monotonic() - start >= CPU_POLL else None
+            if cpu_start is not None and used is not None and used - cpu_start > seconds:
+                return fail("timeout", f"time limit of {seconds:g} s exceeded ({used - cpu_start:.1f} s of CPU time)",
+                            start)
+            remaining = min(remaining, CPU_POLL)
+        if not wait(remaining):
+            return fail("died", "", start)
 
 
 class OutputCapture:

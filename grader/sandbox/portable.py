@@ -38,20 +38,20 @@ from typing import IO, Any, Literal
 
 from grader import wire
 from grader.errors import GraderError
+from grader.sandbox.launch import worker_environment
 from grader.sandbox.files import read_submission, submission_links, write_submission
 from grader.sandbox.interface import Reply
-from grader.sandbox.monitor import OutputCapture, describe_returncode, process_tree_cpu
+from grader.sandbox.monitor import OutputCapture, await_reply, describe_returncode, process_tree_cpu
 from grader.spec import Limits
 
 TERM_GRACE = 0.2
 """Seconds between asking a worker to stop and killing it."""
-CPU_POLL = 0.05
-"""Seconds between two readings of a worker's CPU time while it computes an answer."""
 READY_TIMEOUT = 60.0
 """A fresh interpreter imports numpy (and torch) before it is ready: slower than a fork."""
-KEPT_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL", "PATH", "SYSTEMROOT",
-                    "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE")
-"""Variables a worker inherits: what numerics need, and what Python needs to start on Windows."""
+KEPT_ENVIRONMENT = ("PATH", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "NUMBER_OF_PROCESSORS",
+                    "PROCESSOR_ARCHITECTURE")
+"""Variables a portable worker inherits besides the fork server's: what Python needs to start on
+Windows, and the student's ``PATH`` (the student's own machine, the student's own tools)."""
 
 
 def platform_without_fork_server() -> str:
@@ -73,22 +73,6 @@ def _has_module(name: str) -> bool:
     except ImportError:
         return False
     return True
-
-
-def worker_environment() -> dict[str, str]:
-    """The scrubbed environment of a portable worker: no variable of the student's shell but those."""
-    env = {key: os.environ[key] for key in KEPT_ENVIRONMENT if key in os.environ}
-    env.update(
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONHASHSEED="0",
-        PYTHONIOENCODING="utf-8",
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-        # The grader must be importable by the child even when it is not installed.
-        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
-    )
-    return env
 
 
 def child_command(config: dict[str, Any]) -> list[str]:
@@ -215,7 +199,7 @@ class PortableWorker:
         else:
             flags = 0
         self._process = subprocess.Popen(
-            command, cwd=cwd, env=worker_environment(), bufsize=0,
+            command, cwd=cwd, env=worker_environment(keep=KEPT_ENVIRONMENT), bufsize=0,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=os.name == "posix", creationflags=flags,
         )
@@ -297,42 +281,22 @@ class PortableWorker:
     def _await(self, timeout: float, start: float, *, limit: float | None = None,
                cpu_limit: tuple[float, float | None] | None = None) -> Reply:
         # The same account of a limit as server.WorkerProcess: the verdicts must not depend on the sandbox.
-        deadline = time.monotonic() + max(timeout, 0)
-        while True:
-            try:
-                message = self._reader.next_message()
-            except wire.WireError as error:
-                return self._fail("protocol", str(error), start)
-            if message is not None:
-                header, blobs = message
-                try:
-                    arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
-                except wire.WireError as error:
-                    return self._fail("protocol", str(error), start)
-                return Reply(kind="message", header=header, arrays=arrays, seconds=time.monotonic() - start)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if cpu_limit is not None:
-                    return self._fail("timeout", f"time limit of {limit:g} s exceeded (no answer after "
-                                      f"{time.monotonic() - start:.0f} s of waiting)", start)
-                return self._fail("timeout", f"time limit of {limit or timeout:g} s exceeded", start)
-            if cpu_limit is not None:
-                seconds, cpu_start = cpu_limit
-                used = self.cpu_seconds()
-                if cpu_start is not None and used is not None and used - cpu_start > seconds:
-                    return self._fail("timeout", f"time limit of {seconds:g} s exceeded "
-                                      f"({used - cpu_start:.1f} s of CPU time)", start)
-                remaining = min(remaining, CPU_POLL)
-            try:
-                chunk = self._replies.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if not chunk:
-                return self._fail("died", "", start)
-            try:
-                self._reader.feed(chunk)
-            except wire.WireError:
-                continue  # next_message reports it
+        return await_reply(self._reader, self._wait, timeout=timeout, start=start, limit=limit, cpu_limit=cpu_limit,
+                           cpu_seconds=self.cpu_seconds, fail=self._fail)
+
+    def _wait(self, seconds: float) -> bool:
+        """Feed the reader what the reply thread got within ``seconds``; False once the channel closed."""
+        try:
+            chunk = self._replies.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        if not chunk:
+            return False
+        try:
+            self._reader.feed(chunk)
+        except wire.WireError:
+            pass  # next_message reports it
+        return True
 
     def _fail(self, kind: Literal["timeout", "died", "protocol"], detail: str, start: float) -> Reply:
         self.kill()

@@ -29,7 +29,7 @@ from grader import wire
 from grader.errors import GraderError
 from grader.sandbox import launch
 from grader.sandbox.interface import Reply
-from grader.sandbox.monitor import OutputCapture, describe_exit, process_tree_cpu
+from grader.sandbox.monitor import OutputCapture, await_reply, describe_exit, process_tree_cpu
 from grader.spec import Limits
 
 Isolation = Literal["auto", "full", "none"]
@@ -38,8 +38,6 @@ TERM_GRACE = 0.2
 """Seconds between SIGTERM and SIGKILL when a worker is stopped."""
 STOP_GRACE = 2.0
 """Seconds the fork server has to exit once its socket is closed, before it is killed."""
-CPU_POLL = 0.05
-"""Seconds between two readings of a worker's CPU time while it computes an answer."""
 
 
 
@@ -392,35 +390,8 @@ class WorkerProcess:
 
     def _await(self, timeout: float, start: float, *, limit: float | None = None,
                cpu_limit: tuple[float, float | None] | None = None) -> Reply:
-        deadline = time.monotonic() + max(timeout, 0)
-        while True:
-            try:
-                message = self._reader.next_message()
-            except wire.WireError as error:
-                return self._fail("protocol", str(error), start)
-            if message is not None:
-                header, blobs = message
-                try:
-                    arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
-                except wire.WireError as error:
-                    return self._fail("protocol", str(error), start)
-                return Reply(kind="message", header=header, arrays=arrays, seconds=time.monotonic() - start)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if cpu_limit is not None:
-                    return self._fail("timeout", f"time limit of {limit:g} s exceeded (no answer after "
-                                      f"{time.monotonic() - start:.0f} s of waiting)", start)
-                return self._fail("timeout", f"time limit of {limit or timeout:g} s exceeded", start)
-            if cpu_limit is not None:
-                seconds, cpu_start = cpu_limit
-                # Most answers come within the first poll interval: read the CPU time only after it.
-                used = self.cpu_seconds() if time.monotonic() - start >= CPU_POLL else None
-                if cpu_start is not None and used is not None and used - cpu_start > seconds:
-                    return self._fail("timeout", f"time limit of {seconds:g} s exceeded "
-                                      f"({used - cpu_start:.1f} s of CPU time)", start)
-                remaining = min(remaining, CPU_POLL)
-            if not self._drain(remaining):
-                return self._fail("died", "", start)
+        return await_reply(self._reader, self._drain, timeout=timeout, start=start, limit=limit, cpu_limit=cpu_limit,
+                           cpu_seconds=self.cpu_seconds, fail=self._fail)
 
     def _drain(self, timeout: float) -> bool:
         """Read whatever is available; False once the control channel has closed."""
