@@ -33,7 +33,7 @@ from grader.sandbox.choice import open_sandbox
 from grader.sandbox.portable import PortableSandbox
 from grader.sandbox.preload import modules_to_preload
 from grader.sandbox.server import Sandbox
-from grader.spec import load_spec
+from grader.spec import Assignment, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_FORK = Path(__file__).with_name("no_fork.py")
@@ -83,11 +83,19 @@ def _message_kind(message: str) -> str:
     return re.sub(r"parameters, [0-9.]+ s$", "parameters, (time)", message)
 
 
+def _with_short_calls(assignment: Assignment, expectations: Any) -> tuple[Assignment, Any]:
+    """The spec with its call limit cut to 3 s of CPU time, for both ways alike: hw3's hanging
+    student then costs 3 s a way, not 10 (a hang is a hang at any limit; correct calls take
+    milliseconds)."""
+    limits = assignment.limits.model_copy(update={"call_timeout": min(assignment.limits.call_timeout, 3)})
+    return assignment.model_copy(update={"limits": limits}), expectations
+
+
 @pytest.fixture(scope="module")
 def both_ways() -> dict[tuple[str, str], tuple[GradeReport, GradeReport, str]]:
     """Each example checked through the fork server and through the portable worker, in parallel;
     -> (fork server's report, portable worker's report, the portable sandbox's class)."""
-    targets = {hw: load_target(hw) for hw in ASSIGNMENTS}
+    targets = {hw: _with_short_calls(*load_target(hw)) for hw in ASSIGNMENTS}
     hide = sorted({path for assignment, _ in targets.values() for path in hidden_paths(assignment)})
 
     def forked() -> dict[tuple[str, str], GradeReport]:
