@@ -81,6 +81,8 @@ class SandboxSession:
         self._worker: WorkerHandle | None = None
         self._worker_limits: tuple[Any, ...] | None = None
         self._import_failures: dict[str, CallOutcome] = {}
+        self._imported: set[str] = set()
+        """Modules the current worker has imported: one round trip per module, not per call."""
 
     def _ensure_worker(self, limits: Limits) -> WorkerHandle | Reply:
         key = tuple(getattr(limits, name) for name in _SPAWN_FIELDS)
@@ -98,6 +100,7 @@ class SandboxSession:
         if self._worker is not None:
             self._worker.close()
             self._worker = None
+        self._imported.clear()
 
     def _remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -109,6 +112,8 @@ class SandboxSession:
         """Import a module once per worker; a failure is remembered for the whole submission."""
         if module in self._import_failures:
             return self._import_failures[module]
+        if module in self._imported:
+            return None
         probe = Call(key=f"import:{module}", module=module, function="")
         reply = worker.request({"op": "import", "module": module}, [], limits.import_timeout,
                                wall_timeout=min(wall_clock_net(limits.import_timeout), self._remaining()))
@@ -121,6 +126,7 @@ class SandboxSession:
         if outcome.status in ("import_error", "missing_module"):
             self._import_failures[module] = outcome
             return outcome
+        self._imported.add(module)
         return None
 
     def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:

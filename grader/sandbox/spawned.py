@@ -95,9 +95,10 @@ def main(argv: list[str]) -> None:
         from grader.sandbox import worker
 
         if config.get("preload_torch", True):
-            from grader.sandbox import modelrun  # noqa: F401 - used by the worker for MNIST models
+            from grader.sandbox import modelrun  # used by the worker for MNIST models
 
             sys.modules["torch"].set_num_threads(1)
+            modelrun.warm_up()  # as the fork server does: no student's limit pays torch's lazy imports
         set_limits(config)
         workdir = Path(config["workdir"])
         os.chdir(workdir)

@@ -255,12 +255,13 @@ class ForkServer:
 
     @staticmethod
     def preload(name: str) -> None:
-        for module in PRELOADABLE.get(name, ()):
-            try:
+        try:
+            for module in PRELOADABLE.get(name, ()):
                 importlib.import_module(module)
-            except Exception as error:  # noqa: BLE001 - a worker that needs it will say why
-                print(f"fork server: could not preload {module}: {error}", file=sys.stderr)
-                return
+            if name == "torch":
+                sys.modules["grader.sandbox.modelrun"].warm_up()
+        except Exception as error:  # noqa: BLE001 - a worker that needs it will say why
+            print(f"fork server: could not preload {name}: {error}", file=sys.stderr)
 
 
 def main() -> None:
