@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _launch_fork_server(words)
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        if argv is None and args.command in QUICK_EXIT_COMMANDS:
+            _exit_now(status)
+        return status
     except SpecError as error:
         _error(str(error), kind="spec error")
         return EXIT_USAGE
@@ -105,6 +108,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+
+
+QUICK_EXIT_COMMANDS = frozenset({"check", "ci"})
+"""A student's check of one submission: everything is written and closed when the command returns."""
+
+
+def _exit_now(status: int) -> None:
+    """End the ``grader`` process without the interpreter's teardown of numpy, pydantic and (often)
+    torch, a seventh of a self-check's time. Only from the command line (``main()`` called with no
+    arguments): called from Python, ``main`` returns as usual."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _launch_fork_server(words: list[str]) -> None:
