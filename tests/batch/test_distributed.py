@@ -20,7 +20,7 @@ from grader.cli import main
 from grader.errors import ReferenceImplementationError, UsageError
 from grader.spec import load_spec
 
-from conftest import ASSIGNMENTS, ROOT
+from conftest import ROOT
 
 distributed = pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'dl-grader[dask]'")
 psutil = pytest.importorskip("psutil", reason="psutil (a dependency of distributed) finds a worker's processes")

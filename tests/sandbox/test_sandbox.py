@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import threading

@@ -7,7 +7,6 @@ One sandboxed run of ``tests/hostile/_scenario_objects`` against ``tests/data/sc
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
