@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from typing import Callable, Literal
+from typing import Callable, Literal, Protocol
 
 from grader import wire
 from grader.sandbox.interface import Reply
@@ -55,6 +55,18 @@ def _read_proc(path: str) -> bytes:
         return os.read(handle, 65536)
     finally:
         os.close(handle)
+
+
+class _Killable(Protocol):
+    exit_detail: str
+
+    def kill(self) -> None: ...
+
+
+def stop_for(worker: _Killable, kind: Literal["timeout", "died", "protocol"], detail: str, start: float) -> Reply:
+    """Stop ``worker`` and say why there is no answer; a death is told by how the worker ended."""
+    worker.kill()
+    return Reply(kind=kind, detail=worker.exit_detail if kind == "died" else detail, seconds=time.monotonic() - start)
 
 
 def await_reply(reader: wire.FrameReader, wait: Callable[[float], bool], *, timeout: float, start: float,

@@ -41,7 +41,7 @@ from grader.errors import GraderError
 from grader.sandbox.launch import worker_environment
 from grader.sandbox.files import read_submission, submission_links, write_submission
 from grader.sandbox.interface import Reply
-from grader.sandbox.monitor import OutputCapture, await_reply, describe_returncode, process_tree_cpu
+from grader.sandbox.monitor import OutputCapture, await_reply, describe_returncode, process_tree_cpu, stop_for
 from grader.spec import Limits
 
 TERM_GRACE = 0.2
@@ -299,10 +299,7 @@ class PortableWorker:
         return True
 
     def _fail(self, kind: Literal["timeout", "died", "protocol"], detail: str, start: float) -> Reply:
-        self.kill()
-        if kind == "died":
-            detail = self.exit_detail
-        return Reply(kind=kind, detail=detail, seconds=time.monotonic() - start)
+        return stop_for(self, kind, detail, start)
 
     def kill(self) -> None:
         """Stop the worker: its whole process group (and on Windows its process tree)."""

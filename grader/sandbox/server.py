@@ -29,7 +29,7 @@ from grader import wire
 from grader.errors import GraderError
 from grader.sandbox import launch
 from grader.sandbox.interface import Reply
-from grader.sandbox.monitor import OutputCapture, await_reply, describe_exit, process_tree_cpu
+from grader.sandbox.monitor import OutputCapture, await_reply, describe_exit, process_tree_cpu, stop_for
 from grader.spec import Limits
 
 Isolation = Literal["auto", "full", "none"]
@@ -416,10 +416,7 @@ class WorkerProcess:
         return True
 
     def _fail(self, kind: Literal["timeout", "died", "protocol"], detail: str, start: float) -> Reply:
-        self.kill()
-        if kind == "died":
-            detail = self.exit_detail
-        return Reply(kind=kind, detail=detail, seconds=time.monotonic() - start)
+        return stop_for(self, kind, detail, start)
 
     def kill(self) -> None:
         """SIGTERM the worker's process group, then SIGKILL it and everything its user runs."""
