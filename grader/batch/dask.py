@@ -36,7 +36,7 @@ from grader.batch.submissions import grader_digest, sources, unpacked
 from grader.errors import DataError, GraderError, ReferenceImplementationError, SpecError, UsageError
 from grader.reports.gradescope import from_results_json, to_results_json
 from grader.sandbox.isolation import read_submission, submission_links
-from grader.sandbox.portable import platform_without_fork_server
+from grader.sandbox.launch import platform_without_fork_server
 from grader.sandbox.preload import modules_to_preload
 from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec

@@ -14,7 +14,8 @@ from typing import Literal, cast
 
 from grader.errors import GraderError
 from grader.sandbox.interface import SandboxBackend
-from grader.sandbox.portable import PortableSandbox, platform_without_fork_server
+from grader.sandbox.launch import platform_without_fork_server
+from grader.sandbox.portable import PortableSandbox
 
 IsolationChoice = Literal["auto", "full", "none", "portable"]
 """``auto``/``full``/``none`` as for the fork server; ``portable``: the portable worker, even where

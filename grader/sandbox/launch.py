@@ -6,8 +6,10 @@ the other they are most of a one-submission check. ``launch_early`` starts a for
 as a command is known to need one and keeps it for the first ``Sandbox`` that starts, which adopts
 it instead of launching its own; one never adopted is closed at exit. The fork server knows
 nothing of the run when it starts (no spec, no reference, nothing to hide yet: ``Sandbox`` tells
-each worker that), so adopting it changes nothing but the time. This module imports only the
-standard library, so that launching costs no more than the call.
+each worker that), so adopting it changes nothing but the time. This module also says whether a
+fork server can run here at all (``platform_without_fork_server``) and holds the scrubbed
+environment both kinds of worker start in. It imports only the standard library, so that
+launching costs no more than the call.
 """
 
 from __future__ import annotations
@@ -44,6 +46,27 @@ def worker_environment(*, keep: tuple[str, ...] = ()) -> dict[str, str]:
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
     )
     return env
+
+
+def platform_without_fork_server() -> str:
+    """Why the fork server cannot run here ('' when it can)."""
+    missing = [name for name, present in (("os.fork", hasattr(os, "fork")),
+                                          ("resource", has_module("resource"))) if not present]
+    if missing:
+        return f"this platform has no {' and no '.join(missing)}"
+    if sys.platform == "darwin":
+        # Forking a process that has imported torch is fragile on macOS (Objective-C runtime,
+        # Accelerate): a spawned interpreter is the safe way there.
+        return "forking after importing torch is not safe on macOS"
+    return ""
+
+
+def has_module(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -90,7 +113,7 @@ def launch_early(preload: tuple[str, ...] = ()) -> None:
     importing ``preload`` (``"torch"``) as soon as it runs when the caller already knows."""
     global _waiting
     with _lock:
-        if _waiting is None and hasattr(os, "fork"):
+        if _waiting is None and not platform_without_fork_server():
             _waiting = launch(preload)
             atexit.register(_discard_waiting)
 

@@ -38,7 +38,7 @@ from typing import IO, Any, Literal
 
 from grader import wire
 from grader.errors import GraderError
-from grader.sandbox.launch import worker_environment
+from grader.sandbox.launch import has_module, platform_without_fork_server, worker_environment
 from grader.sandbox.files import read_submission, submission_links, write_submission
 from grader.sandbox.interface import Reply
 from grader.sandbox.monitor import OutputCapture, await_reply, describe_returncode, process_tree_cpu, stop_for
@@ -52,27 +52,6 @@ KEPT_ENVIRONMENT = ("PATH", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "P
                     "PROCESSOR_ARCHITECTURE")
 """Variables a portable worker inherits besides the fork server's: what Python needs to start on
 Windows, and the student's ``PATH`` (the student's own machine, the student's own tools)."""
-
-
-def platform_without_fork_server() -> str:
-    """Why the fork server cannot run here ('' when it can)."""
-    missing = [name for name, present in (("os.fork", hasattr(os, "fork")),
-                                          ("resource", _has_module("resource"))) if not present]
-    if missing:
-        return f"this platform has no {' and no '.join(missing)}"
-    if sys.platform == "darwin":
-        # Forking a process that has imported torch is fragile on macOS (Objective-C runtime,
-        # Accelerate): a spawned interpreter is the safe way there.
-        return "forking after importing torch is not safe on macOS"
-    return ""
-
-
-def _has_module(name: str) -> bool:
-    try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
 
 
 def child_command(config: dict[str, Any]) -> list[str]:
@@ -120,7 +99,7 @@ class PortableSandbox:
         self.preload_torch = preload_torch
         self._info = PortableInfo(
             reason=reason or platform_without_fork_server() or "asked for",
-            memory_limit=sys.platform.startswith("linux") and _has_module("resource"),
+            memory_limit=sys.platform.startswith("linux") and has_module("resource"),
             cpu_clock=os.path.isdir(f"/proc/{os.getpid()}/task"),
         )
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-"))
