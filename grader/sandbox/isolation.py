@@ -284,36 +284,27 @@ def _wait_for(child: int, *, keep: int, reap_all: bool) -> int:
 
 
 def _enter_pid_namespace() -> None:
-    """After unshare(CLONE_NEWPID): fork the namespace's init, which mounts its /proc and forks the
-    worker. The worker sees itself, its children and that init, nothing of the machine; when the
-    worker ends, the init ends, and the kernel kills whatever else the namespace still runs.
-
-    The process the fork server forked ends the way the worker ended (its exit status, or the
-    signal that killed it), so the grader's account of a crash or a limit is unchanged. The init
-    cannot kill itself with a signal (an init ignores its own), so it passes the signal's number
-    on through a pipe.
+    """After unshare(CLONE_NEWPID): fork the namespace's init (``_become_init``), which mounts its
+    /proc and forks the worker. The process the fork server forked ends the way the worker ended
+    (its exit status, or the signal that killed it), read from the init's status pipe, so the
+    grader's account of a crash or a limit is unchanged; if nothing came through, the init itself
+    was killed, and this process ends as it did.
     """
-    signal_read, signal_write = os.pipe()
+    status_read, status_write = os.pipe()
     init = os.fork()
     if init:
-        os.close(signal_write)
-        status = _wait_for(init, keep=signal_read, reap_all=False)
-        number = os.read(signal_read, 1)
-        if number or os.WIFSIGNALED(status):
-            number_value = number[0] if number else os.WTERMSIG(status)
-            signal.signal(number_value, signal.SIG_DFL)
-            os.kill(os.getpid(), number_value)
-        os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 70)
-    os.close(signal_read)
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    worker = os.fork()
-    if worker:
-        status = _wait_for(worker, keep=signal_write, reap_all=True)
+        os.close(status_write)
+        status = _wait_for(init, keep=status_read, reap_all=False)
+        data = os.read(status_read, 4)
+        if len(data) == 4:
+            status = struct.unpack("=i", data)[0]
         if os.WIFSIGNALED(status):
-            os.write(signal_write, bytes([os.WTERMSIG(status)]))
-            os._exit(70)
-        os._exit(os.waitstatus_to_exitcode(status))
-    os.close(signal_write)
+            if os.WTERMSIG(status) not in (signal.SIGKILL, signal.SIGSTOP):  # those have no handler to reset
+                signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+            os.kill(os.getpid(), os.WTERMSIG(status))
+        os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 70)
+    os.close(status_read)
+    _become_init(status_write)
 
 
 def _become_init(status_pipe: int) -> None:
@@ -324,8 +315,9 @@ def _become_init(status_pipe: int) -> None:
     reported. An init cannot die of its own signal, so the worker's wait status goes to the fork
     server through ``status_pipe`` and is reported as this process's (see ``zygote.reap``).
 
-    One fork fewer than ``_enter_pid_namespace`` (the namespace's init is the process the fork
-    server forked), which is a fork of a process holding numpy, and torch when preloaded.
+    As root the fork server makes the process it forks such an init (``config.init``): one fork
+    fewer than ``_enter_pid_namespace``, which forks one to be the init, of a process holding numpy
+    and, when preloaded, torch.
     """
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     worker = os.fork()

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run_worker(submission: Path, *, init: bool) -> tuple[int, dict]:
+def run_worker(submission: Path, *, init: bool, end: int) -> tuple[int, dict]:
     """Isolate a forked child as the fork server would; the worker reports what it sees, then
-    crashes. Returns the wait status the grader would be told, and the report."""
+    dies of signal ``end``. Returns the wait status the grader would be told, and the report."""
     config = isolation.WorkerConfig(submission_dir=str(submission), workdir="/tmp/submission", namespaces=True,
                                     uid=None, init=init)
     report_read, report_write = os.pipe()
@@ -47,7 +47,7 @@ def run_worker(submission: Path, *, init: bool) -> tuple[int, dict]:
                     "files": sorted(os.listdir(workdir))}
             os.write(report_write, json.dumps(seen).encode())
             faulthandler.disable()  # pytest's, inherited: no traceback of this deliberate crash
-            os.kill(os.getpid(), signal.SIGSEGV)
+            os.kill(os.getpid(), end)
         finally:
             os._exit(70)
     if init:
@@ -66,10 +66,11 @@ def run_worker(submission: Path, *, init: bool) -> tuple[int, dict]:
     return status, report
 
 
+@pytest.mark.parametrize("end", [signal.SIGSEGV, signal.SIGKILL], ids=["segfault", "killed"])
 @pytest.mark.parametrize("init", [True, False], ids=["fork-server-starts-the-namespace", "child-starts-it"])
-def test_a_worker_sees_only_itself_and_its_end_is_reported(tmp_path: Path, init: bool) -> None:
+def test_a_worker_sees_only_itself_and_its_end_is_reported(tmp_path: Path, init: bool, end: int) -> None:
     (tmp_path / "hw1.py").write_text("x = 1\n")
-    status, seen = run_worker(tmp_path, init=init)
+    status, seen = run_worker(tmp_path, init=init, end=end)
     assert seen["pid"] == 2 and seen["processes"] == [1, 2]  # the namespace's init and the worker
     assert seen["files"] == ["hw1.py"]
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSEGV
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == end
