@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -79,12 +80,37 @@ class Launched:
     """Preload requests already sent, whose replies follow the fork server's first message."""
 
     def discard(self) -> None:
-        self.sock.close()  # the fork server's cue to exit
+        stop(self.process, self.sock)
+
+
+STOP_GRACE = 2.0
+"""Seconds a fork server has to exit once its socket is closed, before it is killed."""
+
+
+def stop(process: subprocess.Popen[bytes], sock: socket.socket) -> None:
+    """Close a fork server's socket, its cue to exit, and wait for it; kill it if it is still busy
+    (importing torch for a run that ended early) after ``STOP_GRACE``."""
+    sock.close()
+    if not _exited_within(process, STOP_GRACE):
+        process.kill()
+    process.wait()
+
+
+def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for ``process`` to end, woken by the kernel (a pidfd) rather than by polling."""
+    try:
+        handle = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux, or the process is gone already
         try:
-            self.process.wait(timeout=5)
+            process.wait(timeout=timeout)
+            return True
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            return False
+    try:
+        ready, _, _ = select.select([handle], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(handle)
 
 
 def launch(preload: tuple[str, ...] = ()) -> Launched:

@@ -36,26 +36,7 @@ Isolation = Literal["auto", "full", "none"]
 
 TERM_GRACE = 0.2
 """Seconds between SIGTERM and SIGKILL when a worker is stopped."""
-STOP_GRACE = 2.0
-"""Seconds the fork server has to exit once its socket is closed, before it is killed."""
 
-
-
-def _exited_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait for ``process`` to end, woken by the kernel (a pidfd) rather than by polling."""
-    try:
-        handle = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):  # not Linux, or the process is gone already
-        try:
-            process.wait(timeout=timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-    try:
-        ready, _, _ = select.select([handle], [], [], timeout)
-        return bool(ready)
-    finally:
-        os.close(handle)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,14 +210,9 @@ class Sandbox:
         raise GraderError("the sandbox's fork server stopped unexpectedly")
 
     def _stop_server(self) -> None:
-        if self._sock is not None:
-            self._sock.close()  # the fork server's cue to exit
-            self._sock = None
-        if self._process is not None:
-            if not _exited_within(self._process, STOP_GRACE):
-                self._process.kill()  # still busy (importing torch for a run that ended early)
-            self._process.wait()
-            self._process = None
+        if self._process is not None and self._sock is not None:
+            launch.stop(self._process, self._sock)
+        self._process, self._sock = None, None
 
     def close(self) -> None:
         if self._boot is not None:

@@ -24,7 +24,8 @@ from typing import Any
 from grader.sandbox import isolation, worker
 
 PRELOADABLE = {"torch": ("torch", "grader.sandbox.modelrun")}
-"""What a ``preload`` request may name, and the modules it imports (never anything else)."""
+"""What a ``preload`` request may name, and the modules it imports (never anything else); a
+module among them with a ``warm_up()`` has it run once, before any worker is forked."""
 
 UID_BASE = 200_000
 """Workers run as UID_BASE + a slot number: users that own nothing on the machine."""
@@ -45,19 +46,18 @@ class ForkServer:
         self.interpreter_readable = all(isolation.traversable_by_others(p) for p in isolation.python_paths())
         self.fds_to_close: list[int] = []
         self.namespaced: set[int] = set()
+        """Workers in a PID namespace of their own: killing its init kills all they started."""
         self.init_status: dict[int, int] = {}
         """Children started as the init of a PID namespace -> the pipe of their worker's status."""
         # As root, the fork server starts each worker's PID namespace itself (``_start_pid_namespace``).
         self.own_pid_namespace: int | None = (
             os.open("/proc/self/ns/pid", os.O_RDONLY) if self.root and self.namespaces else None
         )
-        """Workers in a PID namespace of their own: killing its init kills all they started."""
 
     def capabilities(self) -> dict[str, Any]:
         return {
             "root": self.root,
             "namespaces": self.namespaces,
-            "torch": "torch" in sys.modules,
             "pid": os.getpid(),
         }
 
@@ -256,10 +256,8 @@ class ForkServer:
     @staticmethod
     def preload(name: str) -> None:
         try:
-            for module in PRELOADABLE.get(name, ()):
-                importlib.import_module(module)
-            if name == "torch":
-                sys.modules["grader.sandbox.modelrun"].warm_up()
+            for module in [importlib.import_module(module) for module in PRELOADABLE.get(name, ())]:
+                getattr(module, "warm_up", lambda: None)()
         except Exception as error:  # noqa: BLE001 - a worker that needs it will say why
             print(f"fork server: could not preload {name}: {error}", file=sys.stderr)
 
