@@ -41,6 +41,7 @@ from grader import __version__, wire
 from grader.cases import case_args
 from grader.errors import GraderError, UsageError
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
+from grader.grading.preflight import verify_reference
 from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.spec import (AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, StabilityCheck, ValueCheck,
                          load_spec)
@@ -204,6 +205,7 @@ def build_kit(name_or_path: str | Path, out: Path) -> Kit:
     """
     assignment = load_spec(name_or_path)
     expectations = ReferenceExpectations(assignment)
+    verify_reference(expectations)
     kit, left_out = [], []
     for problem in assignment.problems:
         entry = _public_problem(problem, expectations)
