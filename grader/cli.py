@@ -226,10 +226,14 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[..., None]) -> None:
-    """The student-kit and CI commands: bundle, ci, init-ci, export."""
+    """The student-kit and CI commands: bundle, starter, ci, init-ci, export."""
     bundle = commands.add_parser("bundle", help="export a student kit: public cases and their expected outputs")
     bundle.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
     bundle.add_argument("--out", type=Path, required=True, help="kit folder to write (created or replaced)")
+
+    starter = commands.add_parser("starter", help="write the student's starter module and notebook from the reference")
+    starter.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
+    starter.add_argument("--out", type=Path, required=True, help="folder to write hwN.py and hwN.ipynb into")
 
     ci = commands.add_parser("ci", help="check a submission in CI: JUnit XML, job summary, exit code")
     ci.add_argument("assignment", help="a student kit folder, a name in problems/, or a spec file")
@@ -260,6 +264,15 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
                         help="Canvas column holding the submission id (default SIS Login ID)")
     export.add_argument("--moodle-identifier", default="Username",
                         help="header of Moodle's user identifier column (default Username)")
+
+
+def _starter(args: argparse.Namespace) -> int:
+    from grader.kit.starter import write_starter
+    from grader.spec import load_spec
+
+    for path in write_starter(load_spec(args.assignment), args.out):
+        print(f"starter written: {path}")
+    return EXIT_OK
 
 
 def _bundle(args: argparse.Namespace) -> int:
@@ -356,5 +369,5 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data, "schema": _schema,
-            "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export,
+            "bundle": _bundle, "starter": _starter, "ci": _ci, "init-ci": _init_ci, "export": _export,
             "gradescope": _gradescope, "autograde": _autograde}

@@ -11,6 +11,7 @@ throughout the grader, so one declaration gives both the schema and the objects.
 
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 from functools import cached_property
@@ -374,6 +375,20 @@ class Problem(_Model):
     mistakes: list[Mistake] = Field(default_factory=list)
     limits: LimitsOverride = Field(default_factory=LimitsOverride)
 
+    @field_validator("scenario", mode="before")
+    @classmethod
+    def _steps_read_as_mappings(cls, value: Any) -> Any:
+        # An unquoted step holding ": " (a dict display, a keyword's annotation) is a mapping to YAML;
+        # say so, quoting the step as it was written, rather than "do: field required".
+        for index, item in enumerate(value if isinstance(value, list) else []):
+            if isinstance(item, dict) and "do" not in item and len(item) == 1:
+                key, rest = next(iter(item.items()))
+                text = f"{key}: {yaml.safe_dump(rest, default_flow_style=True).strip().removesuffix('...').strip()}"
+                quoted = yaml.safe_dump(text, default_style="'", width=1000).strip().removesuffix("...").strip()
+                raise ValueError(f"step {index + 1} was read by YAML as a mapping, because it holds ': '; "
+                                 f"quote it: - {quoted}")
+        return value
+
     @field_validator("mistakes", mode="before")
     @classmethod
     def _mistake_shorthand(cls, value: Any) -> Any:
@@ -701,7 +716,14 @@ def load_spec(name_or_path: str | Path, *, check_files: bool = True) -> Assignme
 
 
 def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> SpecError:
-    first = error.errors()[0]
+    errors = error.errors()
+    first = errors[0]
+    # A misspelt key (`sed:`) is both an unknown key and a missing one (`seed`): name the key the
+    # instructor wrote, and what they meant.
+    missing = [e["loc"][-1] for e in errors if e["type"] == "missing" and e["loc"][:-1] == first["loc"][:-1]]
+    unknown = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == first["loc"][:-1]]
+    if first["type"] == "missing" and unknown:
+        first = unknown[0]
     loc = [str(part) for part in first["loc"]]
     message = first["msg"]
     ctx_error = (first.get("ctx") or {}).get("error")
@@ -709,7 +731,8 @@ def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> Spec
         loc = ctx_error.loc.split(".")
         message = str(ctx_error)
     elif first["type"] == "extra_forbidden":
-        message = f"unknown key {loc[-1]!r}"
+        meant = difflib.get_close_matches(loc[-1], [str(name) for name in missing], n=1)
+        message = f"unknown key {loc[-1]!r}" + (f" (did you mean {meant[0]!r}?)" if meant else "")
     elif first["type"] == "union_tag_invalid":
         message = f"unknown check kind; valid kinds are {', '.join(sorted(_CHECK_KINDS))}"
     problem = ""

@@ -33,6 +33,7 @@ from grader.batch.executor import grade_in_sandbox, hidden_paths
 from grader.batch.submissions import Submission, sources
 from grader.errors import UsageError
 from grader.grading.expectations import ReferenceExpectations
+from grader.grading.preflight import verify_reference
 from grader.reports.gradescope import Visibility, to_autograder_results
 from grader.results import GradeReport
 from grader.sandbox.choice import open_sandbox
@@ -89,6 +90,7 @@ def build_autograder(
         UsageError: the grader is not installed from a source checkout (its pyproject.toml is
             needed to install it from the zip), or ``data_dir`` holds no MNIST file.
     """
+    verify_reference(ReferenceExpectations(assignment, data_dir=data_dir))
     project = Path(grader.__file__).resolve().parent.parent
     if not (project / "pyproject.toml").is_file():
         raise UsageError(f"no pyproject.toml beside the grader package in {project}: build the autograder "
@@ -145,6 +147,7 @@ def autograde(
     with open_sandbox(isolation, hide=hidden, purpose="grade", preload=preload) as sandbox:
         # Computed while the fork server boots.
         expectations = ReferenceExpectations(assignment, data_dir=data_dir)
+        verify_reference(expectations)
         report = grade_in_sandbox(assignment, folder, folder.name, expectations=expectations, sandbox=sandbox)
     data = to_autograder_results(report, assignment, hidden_visibility=hidden_visibility)
     results.write_text(json.dumps(data, indent=1), encoding="utf-8")

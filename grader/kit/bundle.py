@@ -11,6 +11,7 @@
     KIT/handout.md     the spec's handout
     KIT/README.md      how to run ``grader check``, ``grader ci``, ``pytest`` and ``Checker`` with the kit
     KIT/conftest.py    loads the grader's pytest plugin (``grader.pytest_plugin``)
+    KIT/starter/       the student's module and notebook to start from (``grader.kit.starter``)
 
 ``expected.json`` holds, for the kit's public cases only::
 
@@ -41,14 +42,19 @@ from grader import __version__, wire
 from grader.cases import case_args
 from grader.errors import GraderError, UsageError
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
+from grader.grading.preflight import verify_reference
 from grader.kit.selfcheck import KIT_SPEC, is_kit
+from grader.kit.starter import write_starter
 from grader.spec import (AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, StabilityCheck, ValueCheck,
                          load_spec)
 
 KIT_FORMAT = KitExpectations.FORMAT
 """Version of the expected.json layout; ``KitExpectations`` refuses other versions."""
 
-KIT_FILES = ("spec.yaml", "expected.json", "expected.npz", "handout.md", "README.md", "conftest.py")
+STARTER_DIR = "starter"
+"""The kit's folder of starter code (``grader.kit.starter``): the student's module and notebook."""
+
+KIT_FILES = ("spec.yaml", "expected.json", "expected.npz", "handout.md", "README.md", "conftest.py", STARTER_DIR)
 
 CONFTEST = '''\
 """Runs this kit's public checks as pytest tests: one test per problem (the grader's pytest plugin).
@@ -204,6 +210,7 @@ def build_kit(name_or_path: str | Path, out: Path) -> Kit:
     """
     assignment = load_spec(name_or_path)
     expectations = ReferenceExpectations(assignment)
+    verify_reference(expectations)
     kit, left_out = [], []
     for problem in assignment.problems:
         entry = _public_problem(problem, expectations)
@@ -235,6 +242,7 @@ def build_kit(name_or_path: str | Path, out: Path) -> Kit:
             shutil.copyfile(assignment.resolve(assignment.handout), staging / "handout.md")
         (staging / "README.md").write_text(kit_readme(assignment, left_out), encoding="utf-8")
         (staging / "conftest.py").write_text(CONFTEST, encoding="utf-8")
+        write_starter(assignment, staging / STARTER_DIR)
         validate_kit(staging, assignment)
         if out.exists():
             shutil.rmtree(out)
@@ -298,6 +306,10 @@ line: the grader works with the torch you have and does not replace it.
 
 Copy this folder into your repository (the folder holding `{module}.py`) as `{folder}/`, and run
 the commands below from your repository. Another name works too: use it in place of `{folder}`.
+
+`starter/` holds `{module}.py` and `{module}.ipynb` to start from: every function and class with
+its signature and docstring, each raising `NotImplementedError` until you write it. Copy one of
+them next to `{folder}/` (a module or a notebook: the grader takes either).
 
 ## Check your work
 

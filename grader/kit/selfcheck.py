@@ -13,6 +13,7 @@ from typing import Any
 from grader.batch.executor import hidden_paths
 from grader.batch.submissions import Submission, sources
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
+from grader.grading.preflight import verify_reference
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
 from grader.sandbox.choice import IsolationChoice, open_sandbox
@@ -34,7 +35,9 @@ def load_target(target: str | Path, *, data_dir: Path | None = None) -> tuple[As
     if is_kit(path):
         return load_spec(path / KIT_SPEC, check_files=False), KitExpectations(path, data_dir=data_dir)
     assignment = load_spec(str(target))
-    return assignment, ReferenceExpectations(assignment, data_dir=data_dir)
+    expectations = ReferenceExpectations(assignment, data_dir=data_dir)
+    verify_reference(expectations)  # the instructor's own check: a broken spec is theirs to fix first
+    return assignment, expectations
 
 
 def check_submission(
