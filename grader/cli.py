@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate a spec and run its self-test")
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
+    lint.add_argument("--clusters", type=Path, default=None, metavar="CLUSTERS_JSON",
+                      help="also say which wrong-answer clusters of a graded class (DIR/clusters.json) "
+                      "a declared mistake now explains")
     add_common(lint)
 
     data = commands.add_parser("data", help="manage data sets")
@@ -200,6 +203,16 @@ def _lint(args: argparse.Namespace) -> int:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]
     print(f"{assignment.assignment}: {len(findings) - len(failed)} of {len(findings)} self-test checks passed")
+    if args.clusters is not None:
+        from grader.grading.clusters import check_clusters, load_clusters
+
+        # Informational: an undeclared cluster is for the instructor to judge, not a broken spec.
+        verdicts = check_clusters(assignment, load_clusters(args.clusters, assignment), data_dir=args.data_dir)
+        for verdict in verdicts:
+            print(verdict.line())
+        explained = sum(1 for verdict in verdicts if verdict.explained_by)
+        print(f"{assignment.assignment}: {explained} of {len(verdicts)} wrong-answer clusters explained by a "
+              "declared mistake")
     return EXIT_FAILED if failed else EXIT_OK
 
 
