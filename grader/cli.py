@@ -20,6 +20,7 @@ from grader.errors import GraderError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from grader.results import GradeReport
+    from grader.spec import Assignment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -147,6 +148,7 @@ def _error(message: str, *, kind: str = "") -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.batch.executor import GradingRun
+    from grader.grading import environment
     from grader.batch.run import GradingIncomplete, grade_folder
     from grader.reports.terminal import print_run_summary
     from grader.spec import load_spec
@@ -154,6 +156,7 @@ def _grade(args: argparse.Namespace) -> int:
     assignment = load_spec(args.assignment)
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder")
+    _warn_environment(assignment)
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
     run = GradingRun(assignment=assignment, out=args.out, workers=max(1, args.workers), isolation=args.isolation,
@@ -164,7 +167,16 @@ def _grade(args: argparse.Namespace) -> int:
     except GradingIncomplete as incomplete:
         rows, failures = incomplete.rows, incomplete.failures
     print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
+    print(environment.environment_note(assignment, environment.running_versions()))
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _warn_environment(assignment: "Assignment") -> None:
+    """Say on stderr, before grading, that this machine's NumPy or torch is not the spec's."""
+    from grader.grading import environment
+
+    for line in environment.mismatches(assignment):
+        print(f"grader: warning: {line}", file=sys.stderr)
 
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
