@@ -205,7 +205,9 @@ class ClassSummary:
     def environments(self) -> tuple[str, ...]:
         """The NumPy and torch versions the class was graded with, one line per distinct pair."""
         seen = {record.environment for record in self.submissions if record.environment}
-        return tuple(sorted(", ".join(f"{name} {version}" for name, version in pair) for pair in seen))
+        labels = {"numpy": "NumPy"}
+        return tuple(sorted(" and ".join(f"{labels.get(name, name)} {version}" for name, version in pair)
+                            for pair in seen))
 
     @property
     def max_score(self) -> float:

@@ -28,6 +28,8 @@ STUDENTS = {
     "dan": "import numpy as np\ndef scaled(x):\n    return np.asarray(x) * 2\n",
     "fay": "import numpy as np\ndef scaled(x):\n    x = np.asarray(x)\n    return x + x\n",
     "eve": "import numpy as np\ndef scaled(x):\n    return 3.0 * np.asarray(x) - 1.0\n",        # a slip of one
+    # Right on NumPy < 2.4; the NumPy the spec pins no longer has the keyword.
+    "gus": "import numpy as np\ndef scaled(x):\n    return 3.0 * np.reshape(x, newshape=np.shape(x))\n",
 }
 
 
@@ -62,7 +64,20 @@ def test_the_summary_shows_the_shared_undeclared_wrong_answer_only(graded: Path)
     page = (graded / "index.html").read_text()
     section = page.split('id="clusters"')[1].split("</section>")[0]
     assert "bob" in section and "cat" in section
-    assert not any(name in section for name in ("ann", "dan", "fay", "eve"))
+    assert not any(name in section for name in ("ann", "dan", "fay", "eve", "gus"))
+
+
+@pytest.mark.skipif(np.__version__ != "2.4.6", reason="the NumPy the fixture's spec pins")
+def test_every_report_states_the_versions_and_names_the_removed_keyword(graded: Path) -> None:
+    graded_with = "Graded with NumPy 2.4.6 and torch 2.13.0"
+    assert graded_with in (graded / "index.html").read_text()
+    note = "NumPy 2.4.6, which this course grades with, no longer accepts the keyword `newshape` of `np.reshape`"
+    results = json.loads((graded / "gus" / "results.json").read_text())
+    assert graded_with in results["output"] and note in results["output"]
+    assert results["extra_data"]["environment"]["numpy"] == "2.4.6"
+    feedback = (graded / "gus" / "feedback.html").read_text()
+    assert graded_with in feedback and note.replace("`", "<code>", 1) in feedback.replace("`", "<code>", 1)
+    assert "newshape" not in json.loads((graded / "ann" / "results.json").read_text())["output"]
 
 
 def test_lint_says_which_clusters_a_declared_mistake_explains(graded: Path, tmp_path: Path,
