@@ -102,7 +102,7 @@ def check_clusters(assignment: Assignment, clusters: list[dict[str, Any]], *,
             verdicts.append(ClusterVerdict(**common, note="no value check fails, so no mistake can be matched"))
             continue
         if any(case not in values for case in wrong):
-            # Gradient or property failures ("check:case") cannot be told from a mistake's outputs.
+            # Gradient or property failures ("kind:case") cannot be told from a mistake's outputs.
             common["cases"] = tuple(case for case in wrong if case in values)
             wrong = {case: print_ for case, print_ in wrong.items() if case in values}
         explained = tuple(m.id for m in problem.mistakes if _explains(expectations, assignment, problem, m, wrong))

@@ -108,7 +108,7 @@ def wrong_answers(results: list[CheckResult], outcomes: Mapping[str, CallOutcome
 
     A case a value or stability check failed gets the digest of what the student's code returned
     (or how the call ended); a case that only another kind of check failed (a gradient, a
-    property) is named ``check:case`` with the fingerprint ``failed``.
+    property) is named ``kind:case`` (``gradient:small``) with the fingerprint ``failed``.
     """
     wrong: dict[str, str] = {}
     for result in results:
@@ -121,5 +121,5 @@ def wrong_answers(results: list[CheckResult], outcomes: Mapping[str, CallOutcome
             if result.kind in VALUE_KINDS and outcome is not None:
                 wrong[case.case] = outcome_fingerprint(outcome)
             else:
-                wrong.setdefault(f"{result.name}:{case.case}", "failed")
+                wrong.setdefault(f"{result.kind}:{case.case}", "failed")
     return tuple(sorted(wrong.items()))

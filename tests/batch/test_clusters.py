@@ -61,6 +61,7 @@ def test_the_summary_shows_the_shared_undeclared_wrong_answer_only(graded: Path)
     cluster = data["clusters"][0]
     assert [item["case"] for item in cluster["wrong_answers"]] == ["a", "b"]
     assert cluster["example"]["case"] == "a" and "4" in cluster["example"]["obtained"]  # 3 * 1 + 1
+    assert "3 of 3 values differ" in cluster["example"]["differs"], cluster["example"]
     page = (graded / "index.html").read_text()
     section = page.split('id="clusters"')[1].split("</section>")[0]
     assert "bob" in section and "cat" in section
