@@ -54,6 +54,17 @@ def load_clusters(path: Path, assignment: Assignment) -> list[dict[str, Any]]:
         raise ClustersFileError(f"{path}: not a clusters file written by grader grade ({error})") from error
     if owner != assignment.assignment:
         raise ClustersFileError(f"{path}: clusters of assignment {owner!r}, not {assignment.assignment!r}")
+    for index, cluster in enumerate(clusters if isinstance(clusters, list) else [None]):
+        try:
+            well_formed = (isinstance(cluster["problem"], str) and isinstance(cluster["count"], int)
+                           and isinstance(cluster["representative"], str)
+                           and all(isinstance(item["case"], str) and isinstance(item["fingerprint"], str)
+                                   for item in cluster["wrong_answers"]))
+        except (KeyError, TypeError):
+            well_formed = False
+        if not well_formed:
+            raise ClustersFileError(f"{path}: cluster {index} lacks its problem, count, representative or "
+                                    "wrong answers (case and fingerprint each)")
     return list(clusters)
 
 
