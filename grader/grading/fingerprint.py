@@ -97,7 +97,11 @@ def raised_fingerprint(message: str) -> str:
 
 def outcome_fingerprint(outcome: CallOutcome) -> str:
     if outcome.ok:
-        return value_fingerprint(outcome.value)
+        try:
+            return value_fingerprint(outcome.value)
+        except (ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+            return "unreadable"  # a value no fingerprint reads costs the class summary a cluster, not the run
+
     if outcome.status == "error":
         return raised_fingerprint(outcome.message)
     return outcome.status
