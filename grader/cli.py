@@ -20,6 +20,7 @@ from grader.errors import GraderError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from grader.results import GradeReport
+    from grader.spec import Assignment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate a spec and run its self-test")
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
+    lint.add_argument("--clusters", type=Path, default=None, metavar="CLUSTERS_JSON",
+                      help="also say which wrong-answer clusters of a graded class (DIR/clusters.json) "
+                      "a declared mistake now explains")
     add_common(lint)
 
     data = commands.add_parser("data", help="manage data sets")
@@ -144,6 +148,7 @@ def _error(message: str, *, kind: str = "") -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.batch.executor import GradingRun
+    from grader.grading import environment
     from grader.batch.run import GradingIncomplete, grade_folder
     from grader.reports.terminal import print_run_summary
     from grader.spec import load_spec
@@ -151,6 +156,7 @@ def _grade(args: argparse.Namespace) -> int:
     assignment = load_spec(args.assignment)
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder")
+    _warn_environment(assignment)
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
     run = GradingRun(assignment=assignment, out=args.out, workers=max(1, args.workers), isolation=args.isolation,
@@ -161,7 +167,16 @@ def _grade(args: argparse.Namespace) -> int:
     except GradingIncomplete as incomplete:
         rows, failures = incomplete.rows, incomplete.failures
     print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
+    print(environment.environment_note(assignment, environment.running_versions()))
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _warn_environment(assignment: "Assignment") -> None:
+    """Say on stderr, before grading, that this machine's NumPy or torch is not the spec's."""
+    from grader.grading import environment
+
+    for line in environment.mismatches(assignment):
+        print(f"grader: warning: {line}", file=sys.stderr)
 
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
@@ -194,12 +209,23 @@ def _lint(args: argparse.Namespace) -> int:
     from grader.sandbox.session import InProcessSession
     from grader.spec import load_spec
 
+    from grader.grading.clusters import check_clusters, load_clusters
+
     assignment = load_spec(args.assignment)
+    clusters = None if args.clusters is None else load_clusters(args.clusters, assignment)  # a bad file: before
     findings = run_selftest(assignment, session_for=InProcessSession, data_dir=args.data_dir)
     for finding in findings:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]
     print(f"{assignment.assignment}: {len(findings) - len(failed)} of {len(findings)} self-test checks passed")
+    if clusters is not None:
+        # Informational: an undeclared cluster is for the instructor to judge, not a broken spec.
+        verdicts = check_clusters(assignment, clusters, data_dir=args.data_dir)
+        for verdict in verdicts:
+            print(verdict.line())
+        explained = sum(1 for verdict in verdicts if verdict.explained_by)
+        print(f"{assignment.assignment}: {explained} of {len(verdicts)} wrong-answer clusters explained by a "
+              "declared mistake")
     return EXIT_FAILED if failed else EXIT_OK
 
 
