@@ -373,6 +373,10 @@ class Problem(_Model):
     cases: list[Case] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
     mistakes: list[Mistake] = Field(default_factory=list)
+    no_typical_mistake: str | None = Field(
+        None, description="Why the problem declares fewer than two mistakes (`W[x]` has no typical wrong "
+        "variant but an off-by-one): `grader lint` then accepts it, and still requires degenerate answers "
+        "to score 0.", json_schema_extra={"minLength": 1})
     limits: LimitsOverride = Field(default_factory=LimitsOverride)
 
     @field_validator("scenario", mode="before")

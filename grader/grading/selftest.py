@@ -153,8 +153,10 @@ def check_problem(
     findings.append(Finding(problem.id, "reference passes its own checks", result.passed,
                             "" if result.passed else result.failure))
     if len(problem.mistakes) < MIN_MISTAKES:
-        findings.append(Finding(problem.id, f"declares at least {MIN_MISTAKES} wrong variants", False,
-                                f"only {len(problem.mistakes)} declared"))
+        waived = (problem.no_typical_mistake or "").strip()
+        findings.append(Finding(problem.id, f"declares at least {MIN_MISTAKES} wrong variants", bool(waived),
+                                f"waived: {waived}" if waived else f"only {len(problem.mistakes)} declared; declare "
+                                "more, or say why there are none in `no_typical_mistake`"))
     for mistake in problem.mistakes:
         wrong = expectations.mistake_function(problem, mistake)
         session = session_for({module_name: _module_with(reference, problem.function_name, wrong)}, None)

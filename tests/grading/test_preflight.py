@@ -48,7 +48,7 @@ def embed_backward__transposed(dout, cache):
 '''
 
 
-def spec(tmp_path: Path, *, step: str = "dW = embed_backward(dout, cache)", high: int = 5) -> Path:
+def spec(tmp_path: Path, *, step: str = "dW = embed_backward(dout, cache)", high: int = 5, **extra: object) -> Path:
     (tmp_path / "ref.py").write_text(REFERENCE)
     (tmp_path / "mistakes.py").write_text(MISTAKES)
     problem = {
@@ -66,6 +66,7 @@ def spec(tmp_path: Path, *, step: str = "dW = embed_backward(dout, cache)", high
         ],
         "checks": [{"kind": "value"}],
         "mistakes": ["assigned", "transposed"],
+        **extra,
     }
     document = {"schema_version": 1, "assignment": "hw5", "module": "hw5", "reference": "ref.py",
                 "mistakes_module": "mistakes.py", "problems": [problem]}
@@ -118,3 +119,11 @@ def test_lint_reports_it_once_without_a_cascade(tmp_path: Path, capsys: pytest.C
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
     assert len(lines) == 1 and lines[0].startswith("[FAIL] embed_backward: the scenario's names resolve")
     assert main(["lint", str(spec(tmp_path))]) == 0
+
+
+def test_a_problem_may_say_why_it_has_no_typical_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(spec(tmp_path, mistakes=["assigned"]))]) == 1
+    assert "declares at least 2 wrong variants - only 1 declared" in capsys.readouterr().out
+    why = "W[x] has one typical mistake: assigning where a word repeats"
+    assert main(["lint", str(spec(tmp_path, mistakes=["assigned"], no_typical_mistake=why))]) == 0
+    assert f"[ok  ] embed_backward: declares at least 2 wrong variants - waived: {why}" in capsys.readouterr().out
