@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--mirror", action="append", default=None, help="mirror URL to try (repeatable)")
     schema = commands.add_parser("schema", help="print the spec format as JSON Schema (for editors)")
     schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
+    schema.add_argument("--markdown", action="store_true",
+                        help="the field reference as Markdown tables instead (docs/authoring.md holds it)")
     add_kit_commands(commands, add_common)
     add_gradescope_commands(commands, add_common)
     return parser
@@ -232,12 +234,19 @@ def _lint(args: argparse.Namespace) -> int:
 def _schema(args: argparse.Namespace) -> int:
     from grader.spec import json_schema
 
-    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.markdown:
+        from grader.spec_guide import field_reference, replace_reference
+
+        text = field_reference(json_schema()) + "\n"
+        if args.out is not None and args.out.is_file():  # the guide: only its generated part is replaced
+            text = replace_reference(args.out.read_text(encoding="utf-8"), text.rstrip("\n"))
+    else:
+        text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
         sys.stdout.write(text)
     else:
         args.out.write_text(text, encoding="utf-8")
-        print(f"JSON Schema of the spec format written to {args.out}")
+        print(f"{'Field reference' if args.markdown else 'JSON Schema'} of the spec format written to {args.out}")
     return EXIT_OK
 
 
@@ -252,10 +261,15 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[..., None]) -> None:
-    """The student-kit and CI commands: bundle, starter, ci, init-ci, export."""
+    """The kit and CI commands: bundle, new, starter, ci, init-ci, export."""
     bundle = commands.add_parser("bundle", help="export a student kit: public cases and their expected outputs")
     bundle.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
     bundle.add_argument("--out", type=Path, required=True, help="kit folder to write (created or replaced)")
+
+    new = commands.add_parser("new", help="write a commented skeleton of a new assignment that lints clean")
+    new.add_argument("name", help="the assignment's name, which is also the students' module (hw5)")
+    new.add_argument("--dir", type=Path, default=Path("."),
+                     help="the course folder holding problems/ and reference/ (default .)")
 
     starter = commands.add_parser("starter", help="write the student's starter module and notebook from the reference")
     starter.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
@@ -290,6 +304,15 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
                         help="Canvas column holding the submission id (default SIS Login ID)")
     export.add_argument("--moodle-identifier", default="Username",
                         help="header of Moodle's user identifier column (default Username)")
+
+
+def _new(args: argparse.Namespace) -> int:
+    from grader.kit.skeleton import write_skeleton
+
+    for path in write_skeleton(args.name, args.dir):
+        print(f"written: {path}")
+    print(f"next: grader lint {args.dir / 'problems' / (args.name + '.yaml')}   (see docs/authoring.md)")
+    return EXIT_OK
 
 
 def _starter(args: argparse.Namespace) -> int:
@@ -395,5 +418,5 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data, "schema": _schema,
-            "bundle": _bundle, "starter": _starter, "ci": _ci, "init-ci": _init_ci, "export": _export,
+            "bundle": _bundle, "starter": _starter, "new": _new, "ci": _ci, "init-ci": _init_ci, "export": _export,
             "gradescope": _gradescope, "autograde": _autograde}
