@@ -281,6 +281,19 @@ class StabilityCheck(_CheckBase):
     kind: Literal["stability"] = Field(description="This kind of check.")
 
 
+class CustomCheck(_CheckBase):
+    """The instructor's own judge of plain values, for what the built-in kinds do not say."""
+
+    kind: Literal["custom"] = Field(description="This kind of check.")
+    judge: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="A function of the spec's `checks_module` (or an installed `dl_grader.checks` entry point) "
+        "called as judge(value, expected, args, **options) in the grader's process: the student's output, the "
+        "reference's, the case's arguments, all plain data (arrays, numbers, dicts, tuples). It returns True or "
+        "False, or (passed, message).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments passed to the judge.")
+
+
 class AccuracyCheck(_CheckBase):
     """A trained model's classification accuracy on MNIST images it never saw."""
 
@@ -334,7 +347,7 @@ class Step(_Model):
 
 
 CheckSpec = Annotated[
-    Union[ValueCheck, GradientCheck, PropertyCheck, StabilityCheck, AccuracyCheck],
+    Union[ValueCheck, GradientCheck, PropertyCheck, StabilityCheck, CustomCheck, AccuracyCheck],
     Field(discriminator="kind"),
 ]
 
@@ -478,6 +491,9 @@ class Assignment(_Model):
     module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Student module, e.g. hw1.")
     reference: str | None = Field(None, description="Reference module file, relative to the spec.")
     mistakes_module: str | None = Field(None, description="Module of known mistakes, relative to the spec.")
+    checks_module: str | None = Field(
+        None, description="Module of the instructor's judges for `kind: custom` checks, relative to the spec "
+        "(shipped in the student kit, so public custom checks run there too).")
     handout: str | None = Field(None, description="Student handout (Markdown), relative to the spec.")
     limits: Limits = Field(default_factory=Limits, description="Sandbox limits of every problem.")
     environment: Environment | None = Field(
@@ -562,6 +578,10 @@ class Assignment(_Model):
     @property
     def mistakes_path(self) -> Path | None:
         return self.resolve(self.mistakes_module) if self.mistakes_module else None
+
+    @property
+    def checks_path(self) -> Path | None:
+        return self.resolve(self.checks_module) if self.checks_module else None
 
     def problem(self, problem_id: str) -> Problem:
         return next(problem for problem in self.problems if problem.id == problem_id)
@@ -727,7 +747,7 @@ def load_spec(name_or_path: str | Path, *, check_files: bool = True) -> Assignme
     except ValidationError as error:
         raise _spec_error(path, raw, error) from None
     if check_files:
-        for field in ("reference", "mistakes_module", "handout"):
+        for field in ("reference", "mistakes_module", "checks_module", "handout"):
             relative = getattr(spec, field)
             if relative and not spec.resolve(relative).is_file():
                 raise SpecError(f"file {relative!r} does not exist (resolved to {spec.resolve(relative)})",
@@ -768,5 +788,5 @@ def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> Spec
     return SpecError(message.removeprefix("Value error, "), file=str(path), problem=problem, field=".".join(loc))
 
 
-_CHECK_KINDS = {"value", "gradient", "property", "stability", "accuracy"}
+_CHECK_KINDS = {"value", "gradient", "property", "stability", "custom", "accuracy"}
 _VALUE_TAGS = {*_VALUE_KEYS, "mapping", "plain", "line", "step"}

@@ -28,6 +28,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("GradientCheck", "Check `kind: gradient`"),
     ("PropertyCheck", "Check `kind: property`"),
     ("StabilityCheck", "Check `kind: stability`"),
+    ("CustomCheck", "Check `kind: custom`"),
     ("AccuracyCheck", "Check `kind: accuracy`"),
     ("Retrain", "`retrain` of an accuracy check"),
     ("Mistake", "A declared mistake (`mistakes:` entries; an id alone is short for `{id: ...}`)"),

@@ -18,7 +18,8 @@ from __future__ import annotations
 from grader.errors import SpecError
 from grader.grading.expectations import ReferenceExpectations, ReferenceRaised
 from grader.scenarios import BUILTINS, Scenario
-from grader.spec import AccuracyCheck, Assignment, GradientCheck, Problem
+from grader.grading.checks.custom import find_judge
+from grader.spec import AccuracyCheck, Assignment, CustomCheck, GradientCheck, Problem
 
 
 def verify_reference(expectations: ReferenceExpectations) -> None:
@@ -42,6 +43,13 @@ def verify_problem(expectations: ReferenceExpectations, problem: Problem) -> Non
     for index, check in enumerate(problem.checks):
         if isinstance(check, GradientCheck) and check.of is not None:
             _verify_names(assignment, problem, problem.gradient_of(check), f"checks.{index}.of", reference)
+    for index, check in enumerate(problem.checks):
+        if isinstance(check, CustomCheck):
+            try:
+                find_judge(assignment, check.judge)
+            except SpecError as error:
+                raise SpecError(str(error).split(": ", 1)[-1], file=str(assignment.source), problem=problem.id,
+                                field=f"checks.{index}.judge") from None
     for index, case in enumerate(problem.cases):
         try:
             expectations.expected(problem, case)

@@ -9,6 +9,7 @@
     KIT/expected.json  the precomputed expectations, value trees as ``grader.wire`` JSON nodes
     KIT/expected.npz   the arrays those nodes point to, ``a0``, ``a1``, ... (numeric, no pickles)
     KIT/handout.md     the spec's handout
+    KIT/checks.py      the spec's checks module, when it has one (the judges of ``kind: custom`` checks)
     KIT/README.md      how to run ``grader check``, ``grader ci``, ``pytest`` and ``Checker`` with the kit
     KIT/conftest.py    loads the grader's pytest plugin (``grader.pytest_plugin``)
     KIT/starter/       the student's module and notebook to start from (``grader.kit.starter``)
@@ -46,11 +47,14 @@ from grader.grading.expectations import KitExpectations, MistakeRaised, Referenc
 from grader.grading.preflight import verify_reference
 from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.kit.starter import write_starter
-from grader.spec import (AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, StabilityCheck, ValueCheck,
-                         load_spec)
+from grader.spec import (AccuracyCheck, Assignment, CustomCheck, GradientCheck, Mistake, Problem, StabilityCheck,
+                         ValueCheck, load_spec)
 
 KIT_FORMAT = KitExpectations.FORMAT
 """Version of the expected.json layout; ``KitExpectations`` refuses other versions."""
+
+CHECKS_FILE = "checks.py"
+"""The spec's checks module, as the kit ships it (``kind: custom`` judges)."""
 
 STARTER_DIR = "starter"
 """The kit's folder of starter code (``grader.kit.starter``): the student's module and notebook."""
@@ -134,7 +138,7 @@ def _expectations_index(kit: list[KitProblem], expectations: ReferenceExpectatio
         compared: dict[str, Any] = {}  # cases whose reference output a value or stability check needs
         for index, check in enumerate(problem.checks):
             cases = problem.check_cases(check) if not isinstance(check, AccuracyCheck) else []
-            if isinstance(check, (ValueCheck, StabilityCheck)):
+            if isinstance(check, (ValueCheck, StabilityCheck, CustomCheck)):
                 for case in cases:
                     compared[case.name] = original.case(case.name)
             if isinstance(check, ValueCheck):
@@ -168,7 +172,7 @@ def kit_spec(assignment: Assignment, kit: list[KitProblem]) -> dict[str, Any]:
         problem["checks"] = [{"kind": check.pop("kind"), **check} for check in problem["checks"]]
     spec: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("reference", "mistakes_module", "handout"):
+        if key in ("reference", "mistakes_module", "checks_module", "handout"):
             continue
         spec[key] = value
         if key == "module":
@@ -176,6 +180,8 @@ def kit_spec(assignment: Assignment, kit: list[KitProblem]) -> dict[str, Any]:
             spec["reference"] = None
             if assignment.handout:
                 spec["handout"] = "handout.md"
+            if assignment.checks_module:
+                spec["checks_module"] = CHECKS_FILE
     return spec
 
 
@@ -241,6 +247,8 @@ def build_kit(name_or_path: str | Path, out: Path) -> Kit:
         np.savez_compressed(staging / "expected.npz", **arrays.arrays())
         if assignment.handout:
             shutil.copyfile(assignment.resolve(assignment.handout), staging / "handout.md")
+        if assignment.checks_path:  # the judges of custom checks: public custom checks run in the kit too
+            shutil.copyfile(assignment.checks_path, staging / CHECKS_FILE)
         (staging / "README.md").write_text(kit_readme(assignment, left_out), encoding="utf-8")
         (staging / "conftest.py").write_text(CONFTEST, encoding="utf-8")
         write_starter(assignment, staging / STARTER_DIR)
