@@ -248,7 +248,7 @@ class GradientCheck(_CheckBase):
     atol: float = Field(1e-6, ge=0, description="Absolute tolerance, as in torch.autograd.gradcheck.")
 
 
-PropertyName = Literal["sums_to_one", "shift_invariant", "symmetric", "does_not_modify_inputs", "in_range"]
+PropertyName = Literal["sums_to_one", "shift_invariant", "symmetric", "does_not_modify_inputs", "in_range", "finite"]
 
 
 class PropertyCheck(_CheckBase):
@@ -256,7 +256,9 @@ class PropertyCheck(_CheckBase):
 
     kind: Literal["property"] = Field(description="This kind of check.")
     property: PropertyName = Field(description="The invariant: sums_to_one, shift_invariant, symmetric, "
-                                   "does_not_modify_inputs or in_range.")
+                                   "does_not_modify_inputs, in_range or finite (no NaN or inf).")
+    part: str | None = Field(None, description="On a scenario: the read the property is about (`out`, "
+                             "`layer.dLdW`); does_not_modify_inputs is about the case's arrays and takes none.")
     axis: int = Field(-1, description="sums_to_one: axis that sums to 1.")
     arg: str | None = Field(None, description="shift_invariant: the argument shifted.")
     shift: float = Field(0.0, description="shift_invariant: constant added to the argument.")
@@ -549,9 +551,8 @@ class Assignment(_Model):
                 if isinstance(check, ValueCheck) and check.parts is not None:
                     for part in check.parts:
                         _check_part(problem, part, f"{where}.checks.{k_index}.parts")
-                if isinstance(check, PropertyCheck) and problem.scenario is not None:
-                    raise _FieldError(f"{where}.checks.{k_index}.kind", "property checks grade a plain function; "
-                                      "a scenario's reads are graded with value, gradient or stability checks")
+                if isinstance(check, PropertyCheck):
+                    _check_property(problem, check, f"{where}.checks.{k_index}")
                 if isinstance(check, PropertyCheck) and check.arg is not None and check.arg not in arg_names:
                     raise _FieldError(
                         f"{where}.checks.{k_index}.arg",
@@ -632,6 +633,24 @@ def _check_scenario(problem: Problem, where: str) -> None:
     unused = [name for name in names if name not in scenario.arguments and name not in counts]
     if unused:
         raise _FieldError(f"{where}.cases", f"argument(s) {unused} are not used by the scenario (a typo?)")
+
+
+def _check_property(problem: Problem, check: PropertyCheck, where: str) -> None:
+    about_output = check.property != "does_not_modify_inputs"
+    if problem.scenario is None:
+        if check.part is not None:
+            raise _FieldError(f"{where}.part", "`part` names a read of a scenario; this problem has none")
+        return
+    if check.property == "shift_invariant":
+        raise _FieldError(f"{where}.property", "shift_invariant calls a plain function again with a shifted "
+                          "argument; a scenario's reads are graded with value checks")
+    if about_output and check.part is None:
+        raise _FieldError(f"{where}.part", f"on a scenario, say which read {check.property} is about: part: "
+                          f"{problem.read[0] if problem.read else 'out'}")
+    if not about_output and check.part is not None:
+        raise _FieldError(f"{where}.part", "does_not_modify_inputs is about the case's arrays, not a read")
+    if check.part is not None:
+        _check_part(problem, check.part, f"{where}.part")
 
 
 def _check_part(problem: Problem, text: str, loc: str) -> None:
@@ -782,9 +801,11 @@ def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> Spec
         entry = problems[index] if index < len(problems) else None
         problem = str(entry.get("id")) if isinstance(entry, dict) and entry.get("id") else f"#{index + 1}"
         loc = loc[2:]
-    # Pydantic adds the union member's tag to the location ("checks.0.value.rtol"); drop it.
-    loc = [part for part in loc if part not in _CHECK_KINDS and part not in _VALUE_TAGS
-           and not part.startswith("function-")]
+    # Pydantic adds the union member's tag to the location ("checks.0.value.rtol"); drop it (a
+    # location the grader wrote itself has none: "checks.0.property" is the field `property`).
+    if not isinstance(ctx_error, _FieldError):
+        loc = [part for part in loc if part not in _CHECK_KINDS and part not in _VALUE_TAGS
+               and not part.startswith("function-")]
     return SpecError(message.removeprefix("Value error, "), file=str(path), problem=problem, field=".".join(loc))
 
 

@@ -216,6 +216,8 @@ class Worker:
 
         arrays = [wire.load_array(blob, max_bytes=len(blob)) for blob in blobs]
         (args,) = wire.decode(header["args"], arrays, tensors=True)
+        # The case's arrays as they came, to tell which ones the scenario wrote into.
+        before = [(_tobytes(arg), arg.shape) if _isinstance(arg, np.ndarray) else None for arg in args.values()]
         start = _perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -229,7 +231,9 @@ class Worker:
                                          where=str(failed)), []
             except BaseException as error:  # noqa: BLE001 - e.g. a __del__ that exits while collected
                 return self._error_reply(error, _perf_counter() - start), []
-        return self._value_reply(value, _perf_counter() - start, caught, [])
+        modified = [index for index, (arg, saved) in enumerate(zip(args.values(), before))
+                    if saved is not None and (_tobytes(arg) != saved[0] or arg.shape != saved[1])]
+        return self._value_reply(value, _perf_counter() - start, caught, modified)
 
     def _value_reply(self, value: Any, seconds: float, caught: list[warnings.WarningMessage],
                      modified: list[int]) -> tuple[dict[str, Any], list[bytes]]:

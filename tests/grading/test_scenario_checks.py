@@ -225,3 +225,29 @@ def test_torch_autograd_gradients_of_a_tensor_function(tmp_path: Path) -> None:
     result = run(detached)
     assert result.checks[0].outcome is Outcome.PASSED
     assert result.checks[1].outcome is not Outcome.PASSED and result.score < result.points
+
+
+FORWARD_PROPERTIES = {
+    "id": "forward",
+    "points": 3,
+    "scenario": ["out, cache = forward(x, w)"],
+    "read": ["out"],
+    "cases": [{"name": "pub", "visibility": "public", "args": {
+        "x": {"random": "normal", "shape": [3, 4], "seed": 4}, "w": {"random": "normal", "shape": [4, 2], "seed": 5}}}],
+    "checks": [{"kind": "value", "name": "values"},
+               {"kind": "property", "name": "inputs kept", "property": "does_not_modify_inputs"},
+               {"kind": "property", "name": "finite", "property": "finite", "part": "out"}],
+}
+
+
+@pytest.mark.parametrize(("body", "failing"), [
+    ("return x @ w, (x, w)", set()),
+    # Right values, but the input x zeroed on the way out: the property sees what the value cannot.
+    ("out = x @ w\n    x[:] = 0\n    return out, (x, w)", {"inputs kept"}),
+    ("return (x @ w) * float('nan'), (x, w)", {"values", "finite"}),
+])
+def test_properties_of_a_scenario(tmp_path: Path, body: str, failing: set[str]) -> None:
+    student = REFERENCE.replace("return x @ w, (x, w)", body)
+    result = grade(tmp_path, FORWARD_PROPERTIES, student)
+    assert {check.name for check in result.checks if check.outcome is not Outcome.PASSED} == failing
+    assert (result.score == 3.0) == (not failing)

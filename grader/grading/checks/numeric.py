@@ -143,6 +143,15 @@ def _property_violation(ctx: Context, check: PropertyCheck, case: Case, value: A
         names = list(case.args)
         changed = [names[i] for i in modified if 0 <= i < len(names)]
         return f"modified its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place" if changed else ""
+    if check.part is not None:  # a scenario's read
+        try:
+            value = select(value, ctx.problem.part_path(check.part))
+        except KeyError:
+            return f"the output has no part {check.part}"
+    if check.property == "finite":
+        bad = sum(int((~np.isfinite(leaf.astype(np.float64))).sum()) for leaf in _leaves(value)
+                  if leaf.dtype.kind in "biufc")
+        return f"{bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf)" if bad else ""
     array = as_array(value)
     if array is None:
         return f"returned {type(value).__name__}, not an array"
