@@ -20,6 +20,7 @@ from grader.errors import GraderError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from grader.results import GradeReport
+    from grader.spec import Assignment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local: threads on this machine; dask: one Dask task per submission (pip install 'dl-grader[dask]')")
     grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="Dask scheduler to use, e.g. tcp://host:8786 (default: a local cluster of --workers processes)")
+    grade.add_argument("--similarity", action="store_true",
+                       help="also write OUT/similarity.json and .html: pairs sharing code or rare wrong answers")
     add_common(grade)
 
     check = commands.add_parser("check", help="check one submission on the public cases (student)")
@@ -78,7 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
     add_kit_commands(commands, add_common)
     add_gradescope_commands(commands, add_common)
+    add_similarity_options(grade, command=False)
+    similarity = commands.add_parser("similarity", help="rank pairs of submissions sharing code or rare wrong answers")
+    similarity.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
+    similarity.add_argument("submissions", type=Path, help="folder with one subfolder or .zip per submission")
+    similarity.add_argument("--out", type=Path, required=True,
+                            help="output folder; grading results already there (grader grade --out) add the wrong answers")
+    similarity.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                            help="compare the pairs on this Dask scheduler, e.g. tcp://host:8786 (default: here)")
+    add_similarity_options(similarity, command=True)
     return parser
+
+
+def add_similarity_options(parser: argparse.ArgumentParser, *, command: bool) -> None:
+    """The similarity options shared by ``grader similarity`` and ``grader grade --similarity``."""
+    prefix = "" if command else "with --similarity: "
+    parser.add_argument("--boilerplate", type=Path, action="append", default=[], metavar="PATH",
+                        help=prefix + "code handed out, ignored (a student kit folder, starter code; repeatable)")
+    parser.add_argument("--common", type=int, default=10, metavar="N",
+                        help=prefix + "code or wrong answers found in more than N submissions are not evidence (default 10)")
+    parser.add_argument("--top", type=int, default=20, metavar="N",
+                        help=prefix + "pairs shown in detail in similarity.html (default 20)")
 
 
 SANDBOXED_COMMANDS = frozenset({"grade", "check", "ci", "autograde"})
@@ -161,7 +184,34 @@ def _grade(args: argparse.Namespace) -> int:
     except GradingIncomplete as incomplete:
         rows, failures = incomplete.rows, incomplete.failures
     print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
+    if args.similarity:
+        _write_similarity(assignment, args, args.scheduler if args.executor == "dask" else None)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _write_similarity(assignment: "Assignment", args: argparse.Namespace, scheduler: str | None) -> None:
+    from grader.similarity.run import SimilaritySettings, find_similarity
+
+    if args.common < 1 or args.top < 0:
+        raise UsageError("--common must be at least 1 and --top at least 0")
+    for path in args.boilerplate:
+        if not path.exists():
+            raise UsageError(f"--boilerplate {path} does not exist")
+    settings = SimilaritySettings(boilerplate=tuple(args.boilerplate), common=args.common, top=args.top,
+                                  scheduler=scheduler)
+    report, (json_path, html_path) = find_similarity(assignment, args.submissions, args.out, settings)
+    print(f"similarity of {report.submissions} submissions: {len(report.pairs)} pair(s) with evidence to review "
+          f"in {html_path} and {json_path}")
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from grader.spec import load_spec
+
+    assignment = load_spec(args.assignment)
+    if not args.submissions.is_dir():
+        raise UsageError(f"{args.submissions} is not a folder")
+    _write_similarity(assignment, args, args.scheduler)
+    return EXIT_OK
 
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
@@ -357,4 +407,4 @@ def _autograde(args: argparse.Namespace) -> int:
 
 COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data, "schema": _schema,
             "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export,
-            "gradescope": _gradescope, "autograde": _autograde}
+            "gradescope": _gradescope, "autograde": _autograde, "similarity": _similarity}

@@ -110,6 +110,9 @@ class ProblemResult:
     diagnoses: tuple[Diagnosis, ...] = ()
     output: str = ""
     """What the student's code printed while this problem ran (bounded)."""
+    wrong_answers: dict[str, str] = field(default_factory=dict)
+    """Case -> fingerprint of the value returned where a value check failed (``grading.fingerprint``):
+    equal fingerprints, the same wrong answer. Read by the class's similarity report."""
 
     @property
     def score(self) -> float:

@@ -19,6 +19,7 @@ from grader.grading.checks import REGISTRY, Context
 from grader.grading.credit import apply_credit_rule
 from grader.grading.diagnosis import diagnose
 from grader.grading.expectations import Unavailable
+from grader.grading.fingerprint import wrong_answers
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 from grader.spec import Assignment, Problem
 
@@ -86,6 +87,7 @@ def grade_problem(assignment: Assignment, problem: Problem, session: Session, ex
         message=message,
         diagnoses=diagnose(judged, results, outcomes) if status == "graded" else (),
         output=printed,
+        wrong_answers=wrong_answers(judged, results, outcomes) if status == "graded" else {},
     )
 
 

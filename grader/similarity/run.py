@@ -1,0 +1,136 @@
+"""A class's similarity run: read every submission, compare code and behaviour, write the report.
+
+Behaviour comes from grading: the wrong-answer fingerprints in each submission's results, handed
+over by ``grader grade --similarity`` or read from the results.json files of an earlier ``grader
+grade`` into the same output folder. Code is read from the submissions folder and fingerprinted
+here, on the client; the pairwise comparison runs here or, given a Dask scheduler, as Dask tasks of
+``BLOCK`` pairs each (each task carries only the fingerprints its pairs name).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.batch.submissions import discover
+from grader.reports.gradescope import from_results_json
+from grader.results import GradeReport
+from grader.similarity.behaviour import compare_behaviour
+from grader.similarity.code import (COMMON, NOISE, CodeMatch, CodePrint, boilerplate_hashes, candidate_pairs,
+                                    common_hashes, compare_block, fingerprint)
+from grader.similarity.documents import REFERENCE, boilerplate_texts, reference_document, submission_document
+from grader.similarity.pairs import rank_pairs
+from grader.similarity.report import SimilarityReport, write_report
+from grader.spec import Assignment
+
+BLOCK = 2000
+"""Pairs compared per Dask task."""
+MINIMUM_CODE = 0.05
+"""Code shares below this are noise: such a pair's code evidence is reported as none."""
+MINIMUM_SCORE = 0.1
+"""Pairs scoring below this are left out of the report."""
+
+
+@dataclass(frozen=True)
+class SimilaritySettings:
+    """The options of a similarity run (``grader similarity``, ``grader grade --similarity``)."""
+
+    boilerplate: tuple[Path, ...] = ()
+    """Student kit folders and other code handed out: ignored as boilerplate."""
+    common: int = COMMON
+    """A passage or wrong answer found in more than this many submissions is not evidence."""
+    top: int = 20
+    """Pairs shown in detail in similarity.html."""
+    scheduler: str | None = None
+    """A Dask scheduler to compare the pairs on (tcp://host:8786); none: on this machine."""
+
+
+def read_reports(out: Path, ids: Iterable[str], assignment: str) -> dict[str, GradeReport]:
+    """The grading results of ``ids`` found in ``out`` (``out/<id>/results.json``) for ``assignment``."""
+    found = {}
+    for sid in ids:
+        try:
+            report = from_results_json(json.loads((out / sid / "results.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if report.assignment == assignment:
+            found[sid] = report
+    return found
+
+
+def _blocks(prints: dict[str, CodePrint], pairs: Sequence[tuple[str, str]]) -> Iterator[tuple[dict[str, CodePrint], list[tuple[str, str]]]]:
+    for start in range(0, len(pairs), BLOCK):
+        block = list(pairs[start:start + BLOCK])
+        names = {name for pair in block for name in pair}
+        yield {name: prints[name] for name in names}, block
+
+
+def compare_pairs(groups: list[tuple[dict[str, CodePrint], list[tuple[str, str]]]],
+                  scheduler: str | None) -> list[CodeMatch]:
+    """Compare every group's pairs with that group's prints: here, or as Dask tasks on ``scheduler``."""
+    blocks = [block for prints, pairs in groups for block in _blocks(prints, pairs)]
+    if scheduler is None:
+        return [match for prints, pairs in blocks for match in compare_block(prints, pairs, MINIMUM_CODE)]
+    from grader.batch.dask import import_distributed
+
+    distributed = import_distributed()
+    from grader.errors import UsageError
+
+    try:
+        client = distributed.Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError) as error:
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+    with client:
+        futures = [client.submit(compare_block, prints, pairs, MINIMUM_CODE, pure=False) for prints, pairs in blocks]
+        return [match for found in client.gather(futures) for match in found]
+
+
+def find_similarity(assignment: Assignment, submissions: Path, out: Path, settings: SimilaritySettings,
+                    reports: dict[str, GradeReport] | None = None) -> tuple[SimilarityReport, tuple[Path, Path]]:
+    """Compare every submission of ``submissions`` with the others and with the reference; write
+    ``out/similarity.json`` and ``out/similarity.html``.
+
+    ``reports`` are the class's grading results (id -> report); none: read from ``out``.
+    """
+    entries = discover(submissions)
+    documents = {entry.id: submission_document(entry) for entry in entries}
+    reference = reference_document(assignment)
+    if reports is None:
+        reports = read_reports(out, documents, assignment.assignment)
+
+    texts = boilerplate_texts(assignment, settings.boilerplate)
+    boilerplate = boilerplate_hashes(texts)
+    prints = {sid: fingerprint(document, boilerplate) for sid, document in documents.items()}
+    common = common_hashes(prints.values(), settings.common)
+    reduced = {sid: print_.without(common) for sid, print_ in prints.items()}
+    groups = [(reduced, candidate_pairs(list(reduced.values())))]
+    if reference is not None:
+        # Against the reference every passage counts, common ones included: a leak copied by many.
+        reference_print = fingerprint(reference, boilerplate)
+        copied = [(sid, REFERENCE) for sid, print_ in prints.items() if print_.hashes & reference_print.hashes]
+        groups.append(({**prints, REFERENCE: reference_print}, copied))
+    code = compare_pairs(groups, settings.scheduler)
+
+    behaviour = compare_behaviour(assignment, (reports[sid] for sid in documents if sid in reports),
+                                  common=settings.common)
+    notes = [f"{sid}: {note}" for sid, document in documents.items() for note in document.notes]
+    missing = [sid for sid in documents if sid not in reports]
+    if missing:
+        notes.append(f"{len(missing)} submission(s) have no grading results in {out} and were compared by code only "
+                     f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); grade them with "
+                     f"grader grade ... --out {out} (or grader grade --similarity)")
+    if reference is None:
+        notes.append("the spec names no reference: submissions were not compared with it")
+    all_documents = {**documents, **({REFERENCE: reference} if reference is not None else {})}
+    settings_json: dict[str, Any] = {
+        "noise": NOISE, "common": settings.common, "boilerplate_files": len(texts),
+        "reference": reference is not None, "minimum_score": MINIMUM_SCORE, "minimum_code_share": MINIMUM_CODE,
+    }
+    report = SimilarityReport(assignment=assignment.assignment, submissions=len(documents),
+                              pairs=rank_pairs(code, behaviour, minimum=MINIMUM_SCORE), documents=all_documents,
+                              settings=settings_json, notes=tuple(notes),
+                              behaviour_compared=sum(1 for sid in documents if sid in reports))
+    return report, write_report(report, out, top=settings.top)
