@@ -15,6 +15,7 @@ ranks above every pair of independent students.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -24,10 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.batch.submissions import discover  # noqa: E402
 from grader.results import GradeReport, ProblemResult  # noqa: E402
-from grader.similarity import behaviour, code, documents, run  # noqa: E402
-from grader.similarity.pairs import rank_pairs  # noqa: E402
+from grader.similarity import behaviour, code, run  # noqa: E402
 from grader.spec import load_spec  # noqa: E402
 
 SPEC = ROOT / "tests" / "data" / "similarity" / "similarity.yaml"
@@ -140,6 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--scheduler", default=None)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--phases", action="store_true", help="then time each phase on its own")
     args = parser.parse_args()
     assignment = load_spec(SPEC)
     with tempfile.TemporaryDirectory() as temporary:
@@ -147,32 +148,36 @@ def main() -> None:
         copies = make_class(folder, args.n)
         reports = {report.submission: report for report in synthetic_reports(args.n, copies)}
         start = time.perf_counter()
-        docs = {entry.id: documents.submission_document(entry) for entry in discover(folder)}
-        read = time.perf_counter()
-        prints = {sid: code.fingerprint(doc) for sid, doc in docs.items()}
-        printed = time.perf_counter()
-        common = code.common_hashes(prints.values())
-        reduced = {sid: p.without(common) for sid, p in prints.items()}
-        candidates = code.candidate_pairs(list(reduced.values()))
-        indexed = time.perf_counter()
-        matches = run.compare_pairs([(reduced, candidates)], args.scheduler)
-        compared = time.perf_counter()
-        behaviours = behaviour.compare_behaviour(assignment, reports.values(), common=10)
-        pairs = rank_pairs(matches, behaviours, minimum=run.MINIMUM_SCORE)
-        ranked = time.perf_counter()
-        _, paths = run.find_similarity(assignment, folder, Path(temporary) / "out",
-                                       run.SimilaritySettings(scheduler=args.scheduler), reports=reports)
-        whole = time.perf_counter()
+        report, paths = run.find_similarity(assignment, folder, Path(temporary) / "out",
+                                            run.SimilaritySettings(scheduler=args.scheduler, workers=args.workers),
+                                            reports=reports)
+        whole = time.perf_counter() - start
+        cpu = time.process_time()
+        pairs = report.pairs
+        docs = report.documents
+        if args.phases:
+            begin = time.perf_counter()
+            texts = {sid: doc.text for sid, doc in docs.items()}
+            tokens = run.tokenize_all(texts, args.scheduler, args.workers)
+            tokenized = time.perf_counter()
+            prints = {sid: code.fingerprint(sid, tokens[sid]) for sid in docs if sid != "reference"}
+            common = code.common_hashes(prints.values())
+            reduced = {sid: p.without(common) for sid, p in prints.items()}
+            candidates = code.candidate_pairs(list(reduced.values()))
+            indexed = time.perf_counter()
+            run.compare_pairs([(reduced, candidates)], args.scheduler)
+            compared = time.perf_counter()
+            behaviour.compare_behaviour(assignment, reports.values(), common=10)
+            print(f"  phases: tokenize {tokenized - begin:.1f} s, hash and index {indexed - tokenized:.1f} s "
+                  f"({len(candidates)} candidate pairs of {args.n * (args.n - 1) // 2}), compare {compared - indexed:.1f} s, "
+                  f"behaviour {time.perf_counter() - compared:.2f} s")
         planted = {tuple(sorted(pair)) for pair in copies}
         scores = {(p.a, p.b): p.score for p in pairs}
         lowest_copy = min(scores.get(pair, 0.0) for pair in planted)
         highest_other = max((s for pair, s in scores.items() if pair not in planted), default=0.0)
         print(f"class of {args.n} ({len(planted)} planted copy pairs), "
-              f"{sum(len(d.text) for d in docs.values()) / args.n:.0f} characters of code each")
-        print(f"  read {read - start:.2f} s, fingerprint {printed - read:.2f} s, "
-              f"index {indexed - printed:.2f} s ({len(candidates)} candidate pairs of {args.n * (args.n - 1) // 2}), "
-              f"compare {compared - indexed:.2f} s, behaviour and ranking {ranked - compared:.2f} s")
-        print(f"  the whole command (with the reference and the report): {whole - ranked:.2f} s; "
+              f"{sum(len(d.text) for d in docs.values()) / len(docs):.0f} characters of code each: "
+              f"{whole:.1f} s wall clock ({cpu:.1f} s CPU in this process), {len(pairs)} pairs reported, "
               f"HTML {paths[1].stat().st_size / 1e6:.1f} MB")
         print(f"  lowest planted copy pair {lowest_copy:.2f}, highest other pair {highest_other:.2f}: "
               f"{'every copy ranks above' if lowest_copy > highest_other else 'SOME COPY RANKS BELOW'}")

@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     similarity.add_argument("--out", type=Path, required=True,
                             help="output folder; grading results already there (grader grade --out) add the wrong answers")
     similarity.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                            help="compare the pairs on this Dask scheduler, e.g. tcp://host:8786 (default: here)")
+                            help="compare on this Dask scheduler, e.g. tcp://host:8786 (default: this machine)")
+    similarity.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                            help="processes reading code on this machine (default: the cores)")
     add_similarity_options(similarity, command=True)
     return parser
 
@@ -198,7 +200,7 @@ def _write_similarity(assignment: "Assignment", args: argparse.Namespace, schedu
         if not path.exists():
             raise UsageError(f"--boilerplate {path} does not exist")
     settings = SimilaritySettings(boilerplate=tuple(args.boilerplate), common=args.common, top=args.top,
-                                  scheduler=scheduler)
+                                  scheduler=scheduler, workers=max(1, args.workers))
     report, (json_path, html_path) = find_similarity(assignment, args.submissions, args.out, settings)
     print(f"similarity of {report.submissions} submissions: {len(report.pairs)} pair(s) with evidence to review "
           f"in {html_path} and {json_path}")

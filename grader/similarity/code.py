@@ -20,24 +20,23 @@ A side's share is copydetect's similarity: the matched token characters over tha
 token characters (after boilerplate). A pair's code score is the larger share: a copier who
 padded their copy with code of their own still shows a source that is wholly inside it.
 
-Python's ``hash`` of a string differs between processes, so every fingerprint of a run is made
-in one process (the client); Dask workers only compare them. With a winnowing window of 1 every
-hash is kept, so the matches do not depend on the hash values and a run is reproducible.
+Tokenizing (pygments' lexer) is the costly part and makes no hash: other processes or Dask workers
+may do it (``tokenize_block``). Python's ``hash`` of a string differs between processes, so the
+hashes of a run are all made in one process (the client), and workers only compare them
+(``compare_block``). With a winnowing window of 1 every hash is kept, so the matches do not depend
+on the hash values and a run is reproducible.
 """
 
 from __future__ import annotations
 
-import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import get_token_coverage
-
-from grader.similarity.documents import REFERENCE, Document
+from copydetect import compare_files
+from copydetect.utils import filter_code, get_document_fingerprints, get_token_coverage
 
 NOISE = 25
 """Shortest run of token characters that counts as a match (copydetect's default noise threshold)."""
@@ -92,30 +91,50 @@ class CodeMatch:
         return max(self.share_a, self.share_b)
 
 
-def _fingerprint(text: str, name: str, k: int) -> CodeFingerprint:
-    return CodeFingerprint(name, k, 1, filter=True, language="python", fp=io.StringIO(text))
+@dataclass(frozen=True)
+class Tokens:
+    """copydetect's token text of some Python code, and its map back to the code: the costly part of
+    a fingerprint (pygments' lexer), and free of hashes, so any process can make it."""
+
+    text: str
+    offsets: np.ndarray
 
 
-def boilerplate_hashes(texts: Iterable[str], k: int = NOISE) -> frozenset[int]:
+def tokenize(code: str) -> Tokens:
+    """The token text of ``code``: names replaced by V, F or O, strings by S, comments and layout dropped."""
+    text, offsets = filter_code(code, "code.py", language="python")
+    return Tokens(text=text, offsets=np.asarray(offsets))
+
+
+def tokenize_block(codes: Sequence[str]) -> list[Tokens]:
+    """``tokenize`` of each of ``codes``: one task of a run's tokenizing (a process, a Dask task)."""
+    return [tokenize(code) for code in codes]
+
+
+def _hashes(tokens: Tokens, k: int) -> dict[int, list[int]]:
+    """Every k-gram hash of the token text and where it starts (a winnowing window of 1 keeps all)."""
+    _, positions = get_document_fingerprints(tokens.text, k, 1)
+    return {int(value): [int(i) for i in where] for value, where in positions.items()}
+
+
+def boilerplate_hashes(codes: Iterable[str], k: int = NOISE) -> frozenset[int]:
     """Every hash of the code students were handed."""
     found: set[int] = set()
-    for number, text in enumerate(texts):
-        found |= _fingerprint(text, f"boilerplate-{number}.py", k).hashes
-    return frozenset(int(value) for value in found)
+    for code in codes:
+        found |= _hashes(tokenize(code), k).keys()
+    return frozenset(found)
 
 
-def fingerprint(document: Document, boilerplate: frozenset[int] = frozenset(), k: int = NOISE) -> CodePrint:
+def fingerprint(document_id: str, tokens: Tokens, boilerplate: frozenset[int] = frozenset(), k: int = NOISE) -> CodePrint:
     """A document's fingerprint with the boilerplate's hashes removed.
 
     Boilerplate is removed here rather than by copydetect's own argument, which intersects with
     ``assume_unique`` on a list that repeats a hash wherever the code repeats itself.
     """
-    found = _fingerprint(document.text, f"{document.id}.py", k)
-    kept = {int(value): [int(i) for i in positions] for value, positions in found.hash_idx.items()
-            if int(value) not in boilerplate}
-    coverage = float(get_token_coverage(kept, k, len(found.filtered_code))) if kept else 0.0
-    return CodePrint(id=document.id, k=k, hashes=frozenset(kept), hash_idx=kept, filtered_code=found.filtered_code,
-                     offsets=np.asarray(found.offsets), token_coverage=coverage)
+    kept = {value: where for value, where in _hashes(tokens, k).items() if value not in boilerplate}
+    coverage = float(get_token_coverage(kept, k, len(tokens.text))) if kept else 0.0
+    return CodePrint(id=document_id, k=k, hashes=frozenset(kept), hash_idx=kept, filtered_code=tokens.text,
+                     offsets=tokens.offsets, token_coverage=coverage)
 
 
 def common_hashes(prints: Iterable[CodePrint], common: int = COMMON) -> frozenset[int]:

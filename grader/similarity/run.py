@@ -2,25 +2,31 @@
 
 Behaviour comes from grading: the wrong-answer fingerprints in each submission's results, handed
 over by ``grader grade --similarity`` or read from the results.json files of an earlier ``grader
-grade`` into the same output folder. Code is read from the submissions folder and fingerprinted
-here, on the client; the pairwise comparison runs here or, given a Dask scheduler, as Dask tasks of
-``BLOCK`` pairs each (each task carries only the fingerprints its pairs name).
+grade`` into the same output folder. Code is read from the submissions folder. Its tokenizing,
+the costly part, runs in blocks of ``TOKENIZE_BLOCK`` documents: in spawned processes on this
+machine, or as Dask tasks given a scheduler; the hashes are made here, on the client (see
+``code``); the pairwise comparison runs here or, given a scheduler, as Dask tasks of ``BLOCK``
+pairs each (each task carries only the fingerprints its pairs name).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from grader.batch.submissions import discover
+from grader.errors import UsageError
 from grader.reports.gradescope import from_results_json
 from grader.results import GradeReport
 from grader.similarity.behaviour import compare_behaviour
-from grader.similarity.code import (COMMON, NOISE, CodeMatch, CodePrint, boilerplate_hashes, candidate_pairs,
-                                    common_hashes, compare_block, fingerprint)
+from grader.similarity.code import (COMMON, NOISE, CodeMatch, CodePrint, Tokens, boilerplate_hashes,
+                                    candidate_pairs, common_hashes, compare_block, fingerprint, tokenize_block)
 from grader.similarity.documents import REFERENCE, boilerplate_texts, reference_document, submission_document
 from grader.similarity.pairs import rank_pairs
 from grader.similarity.report import SimilarityReport, write_report
@@ -28,6 +34,8 @@ from grader.spec import Assignment
 
 BLOCK = 2000
 """Pairs compared per Dask task."""
+TOKENIZE_BLOCK = 50
+"""Documents tokenized per task (a spawned process or a Dask task)."""
 MINIMUM_CODE = 0.05
 """Code shares below this are noise: such a pair's code evidence is reported as none."""
 MINIMUM_SCORE = 0.1
@@ -45,7 +53,9 @@ class SimilaritySettings:
     top: int = 20
     """Pairs shown in detail in similarity.html."""
     scheduler: str | None = None
-    """A Dask scheduler to compare the pairs on (tcp://host:8786); none: on this machine."""
+    """A Dask scheduler to tokenize and compare on (tcp://host:8786); none: on this machine."""
+    workers: int = 1
+    """Processes tokenizing the code on this machine (without a scheduler)."""
 
 
 def read_reports(out: Path, ids: Iterable[str], assignment: str) -> dict[str, GradeReport]:
@@ -68,24 +78,52 @@ def _blocks(prints: dict[str, CodePrint], pairs: Sequence[tuple[str, str]]) -> I
         yield {name: prints[name] for name in names}, block
 
 
+MapBlocks = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
+"""Runs a function on each tuple of arguments (one block of work each), returning the results in order."""
+
+
+@contextmanager
+def block_runner(scheduler: str | None, workers: int, *, blocks: int) -> Iterator[MapBlocks]:
+    """Where blocks of work run: Dask tasks on ``scheduler``; else, when there are several blocks,
+    ``workers`` spawned processes (a fresh interpreter each: the grader's process may hold torch,
+    which forking would copy); else this process."""
+    if scheduler is not None:
+        from grader.batch.dask import import_distributed
+
+        distributed = import_distributed()
+        try:
+            client = distributed.Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as error:
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+        with client:
+            yield lambda function, arguments: client.gather(
+                [client.submit(function, *item, pure=False) for item in arguments])
+        return
+    if workers > 1 and blocks > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, blocks), mp_context=get_context("spawn")) as pool:
+            yield lambda function, arguments: [future.result() for future in
+                                               [pool.submit(function, *item) for item in arguments]]
+        return
+    yield lambda function, arguments: [function(*item) for item in arguments]
+
+
+def tokenize_all(codes: dict[str, str], scheduler: str | None, workers: int) -> dict[str, Tokens]:
+    """The token text of every document, tokenized in blocks of ``TOKENIZE_BLOCK``."""
+    names = list(codes)
+    chunks = [names[start:start + TOKENIZE_BLOCK] for start in range(0, len(names), TOKENIZE_BLOCK)]
+    with block_runner(scheduler, workers, blocks=len(chunks)) as run_blocks:
+        results = run_blocks(tokenize_block, [([codes[name] for name in chunk],) for chunk in chunks])
+    return {name: tokens for chunk, found in zip(chunks, results) for name, tokens in zip(chunk, found)}
+
+
 def compare_pairs(groups: list[tuple[dict[str, CodePrint], list[tuple[str, str]]]],
                   scheduler: str | None) -> list[CodeMatch]:
-    """Compare every group's pairs with that group's prints: here, or as Dask tasks on ``scheduler``."""
-    blocks = [block for prints, pairs in groups for block in _blocks(prints, pairs)]
-    if scheduler is None:
-        return [match for prints, pairs in blocks for match in compare_block(prints, pairs, MINIMUM_CODE)]
-    from grader.batch.dask import import_distributed
-
-    distributed = import_distributed()
-    from grader.errors import UsageError
-
-    try:
-        client = distributed.Client(scheduler, timeout="30s")
-    except (OSError, TimeoutError) as error:
-        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
-    with client:
-        futures = [client.submit(compare_block, prints, pairs, MINIMUM_CODE, pure=False) for prints, pairs in blocks]
-        return [match for found in client.gather(futures) for match in found]
+    """Compare every group's pairs with that group's prints: here, or as Dask tasks on ``scheduler``
+    (on one machine the comparison costs far less than the tokenizing, and shipping prints to
+    other processes would cost more than it saves)."""
+    blocks = [(prints, pairs, MINIMUM_CODE) for group in groups for prints, pairs in _blocks(*group)]
+    with block_runner(scheduler, 1, blocks=len(blocks)) as run_blocks:
+        return [match for found in run_blocks(compare_block, blocks) for match in found]
 
 
 def find_similarity(assignment: Assignment, submissions: Path, out: Path, settings: SimilaritySettings,
@@ -103,13 +141,16 @@ def find_similarity(assignment: Assignment, submissions: Path, out: Path, settin
 
     texts = boilerplate_texts(assignment, settings.boilerplate)
     boilerplate = boilerplate_hashes(texts)
-    prints = {sid: fingerprint(document, boilerplate) for sid, document in documents.items()}
+    all_documents = {**documents, **({REFERENCE: reference} if reference is not None else {})}
+    tokens = tokenize_all({sid: document.text for sid, document in all_documents.items()},
+                          settings.scheduler, settings.workers)
+    prints = {sid: fingerprint(sid, tokens[sid], boilerplate) for sid in documents}
     common = common_hashes(prints.values(), settings.common)
     reduced = {sid: print_.without(common) for sid, print_ in prints.items()}
     groups = [(reduced, candidate_pairs(list(reduced.values())))]
     if reference is not None:
         # Against the reference every passage counts, common ones included: a leak copied by many.
-        reference_print = fingerprint(reference, boilerplate)
+        reference_print = fingerprint(REFERENCE, tokens[REFERENCE], boilerplate)
         copied = [(sid, REFERENCE) for sid, print_ in prints.items() if print_.hashes & reference_print.hashes]
         groups.append(({**prints, REFERENCE: reference_print}, copied))
     code = compare_pairs(groups, settings.scheduler)
@@ -124,7 +165,6 @@ def find_similarity(assignment: Assignment, submissions: Path, out: Path, settin
                      f"grader grade ... --out {out} (or grader grade --similarity)")
     if reference is None:
         notes.append("the spec names no reference: submissions were not compared with it")
-    all_documents = {**documents, **({REFERENCE: reference} if reference is not None else {})}
     settings_json: dict[str, Any] = {
         "noise": NOISE, "common": settings.common, "boilerplate_files": len(texts),
         "reference": reference is not None, "minimum_score": MINIMUM_SCORE, "minimum_code_share": MINIMUM_CODE,
