@@ -20,6 +20,7 @@ from grader.errors import GraderError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from grader.results import GradeReport
+    from grader.similarity.run import SimilaritySettings
     from grader.spec import Assignment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate a spec and run its self-test")
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
+    lint.add_argument("--clusters", type=Path, default=None, metavar="CLUSTERS_JSON",
+                      help="also say which wrong-answer clusters of a graded class (DIR/clusters.json) "
+                      "a declared mistake now explains")
     add_common(lint)
 
     data = commands.add_parser("data", help="manage data sets")
@@ -169,6 +173,7 @@ def _error(message: str, *, kind: str = "") -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.batch.executor import GradingRun
+    from grader.grading import environment
     from grader.batch.run import GradingIncomplete, grade_folder
     from grader.reports.terminal import print_run_summary
     from grader.spec import load_spec
@@ -176,8 +181,11 @@ def _grade(args: argparse.Namespace) -> int:
     assignment = load_spec(args.assignment)
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder")
+    _warn_environment(assignment)
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
+    similarity = _similarity_settings(args, args.scheduler if args.executor == "dask" else None) \
+        if args.similarity else None
     run = GradingRun(assignment=assignment, out=args.out, workers=max(1, args.workers), isolation=args.isolation,
                      force=args.force, data_dir=args.data_dir, html=not args.no_html, executor=args.executor,
                      scheduler=args.scheduler)
@@ -186,22 +194,39 @@ def _grade(args: argparse.Namespace) -> int:
     except GradingIncomplete as incomplete:
         rows, failures = incomplete.rows, incomplete.failures
     print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
-    if args.similarity:
-        _write_similarity(assignment, args, args.scheduler if args.executor == "dask" else None)
+    print(environment.environment_note(assignment, environment.running_versions()))
+    if similarity is not None:
+        _write_similarity(assignment, args.submissions, args.out, similarity)
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def _write_similarity(assignment: "Assignment", args: argparse.Namespace, scheduler: str | None) -> None:
-    from grader.similarity.run import SimilaritySettings, find_similarity
+def _warn_environment(assignment: "Assignment") -> None:
+    """Say on stderr, before grading, that this machine's NumPy or torch is not the spec's."""
+    from grader.grading import environment
 
-    if args.common < 1 or args.top < 0:
-        raise UsageError("--common must be at least 1 and --top at least 0")
+    for line in environment.mismatches(assignment):
+        print(f"grader: warning: {line}", file=sys.stderr)
+
+
+def _similarity_settings(args: argparse.Namespace, scheduler: str | None) -> "SimilaritySettings":
+    """The similarity options, checked before anything is graded."""
+    from grader.similarity.run import SimilaritySettings
+
+    if args.common < 2:
+        raise UsageError(f"--common must be at least 2 (what two submissions share), got {args.common}")
+    if args.top < 0:
+        raise UsageError(f"--top must be at least 0, got {args.top}")
     for path in args.boilerplate:
         if not path.exists():
             raise UsageError(f"--boilerplate {path} does not exist")
-    settings = SimilaritySettings(boilerplate=tuple(args.boilerplate), common=args.common, top=args.top,
-                                  scheduler=scheduler, workers=max(1, args.workers))
-    report, (json_path, html_path) = find_similarity(assignment, args.submissions, args.out, settings)
+    return SimilaritySettings(boilerplate=tuple(args.boilerplate), common=args.common, top=args.top,
+                              scheduler=scheduler, workers=max(1, args.workers))
+
+
+def _write_similarity(assignment: "Assignment", submissions: Path, out: Path, settings: "SimilaritySettings") -> None:
+    from grader.similarity.run import find_similarity
+
+    report, (json_path, html_path) = find_similarity(assignment, submissions, out, settings)
     print(f"similarity of {report.submissions} submissions: {len(report.pairs)} pair(s) with evidence to review "
           f"in {html_path} and {json_path}")
 
@@ -212,7 +237,7 @@ def _similarity(args: argparse.Namespace) -> int:
     assignment = load_spec(args.assignment)
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder")
-    _write_similarity(assignment, args, args.scheduler)
+    _write_similarity(assignment, args.submissions, args.out, _similarity_settings(args, args.scheduler))
     return EXIT_OK
 
 
@@ -252,6 +277,16 @@ def _lint(args: argparse.Namespace) -> int:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]
     print(f"{assignment.assignment}: {len(findings) - len(failed)} of {len(findings)} self-test checks passed")
+    if args.clusters is not None:
+        from grader.grading.clusters import check_clusters, load_clusters
+
+        # Informational: an undeclared cluster is for the instructor to judge, not a broken spec.
+        verdicts = check_clusters(assignment, load_clusters(args.clusters, assignment), data_dir=args.data_dir)
+        for verdict in verdicts:
+            print(verdict.line())
+        explained = sum(1 for verdict in verdicts if verdict.explained_by)
+        print(f"{assignment.assignment}: {explained} of {len(verdicts)} wrong-answer clusters explained by a "
+              "declared mistake")
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -437,6 +437,15 @@ class Problem(_Model):
         return check.name or f"{check.kind} #{index + 1}"
 
 
+class Environment(_Model):
+    """The package versions a course grades with: the kit, CI and Gradescope install exactly these,
+    and every run says so when the versions it runs with differ."""
+
+    numpy: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="NumPy release, e.g. 2.4.6.")
+    torch: str | None = Field(None, pattern=r"^\d+\.\d+\.\d+$",
+                              description="torch release, installed as the CPU build, e.g. 2.13.0.")
+
+
 class Assignment(_Model):
     """A whole spec file: one student module per assignment, one problem per graded function."""
 
@@ -448,6 +457,9 @@ class Assignment(_Model):
     mistakes_module: str | None = Field(None, description="Module of known mistakes, relative to the spec.")
     handout: str | None = Field(None, description="Student handout (Markdown), relative to the spec.")
     limits: Limits = Field(default_factory=Limits)
+    environment: Environment | None = Field(
+        None, description="NumPy and torch versions the course grades with (grader.grading.environment)."
+    )
     single_element_scalars: bool = Field(
         False, description="Where the reference returns a scalar, accept an array holding one element "
         "(a handout that says 'a float, or the (1, 1) result of a matrix product')."

@@ -32,6 +32,7 @@ import grader
 from grader.batch.executor import grade_in_sandbox, hidden_paths
 from grader.batch.submissions import Submission, sources
 from grader.errors import UsageError
+from grader.grading import environment
 from grader.grading.expectations import ReferenceExpectations
 from grader.reports.gradescope import Visibility, to_autograder_results
 from grader.results import GradeReport
@@ -61,7 +62,7 @@ fi
 # PyPI's Linux torch wheels are CUDA builds (GBs of nvidia-* packages): take torch alone from the
 # CPU wheel index first; the grader's own install then finds its torch range satisfied and adds none.
 "$ROOT/venv/bin/python" -m pip install -q {torch} --index-url {cpu_index}
-"$ROOT/venv/bin/python" -m pip install -q "$SOURCE/grader"
+"$ROOT/venv/bin/python" -m pip install -q {numpy}"$SOURCE/grader"
 "$ROOT/venv/bin/python" -m grader --version   # fails here, not at the first submission, if broken
 """
 
@@ -105,7 +106,11 @@ def build_autograder(
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     os.close(handle)
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as package:
-        _add_script(package, "setup.sh", SETUP_SH.format(torch=TORCH_REQUIREMENT, cpu_index=CPU_WHEEL_INDEX))
+        # The spec's environment, when it names one, pins torch and NumPy to the course's versions.
+        pins = environment.pinned(assignment)
+        _add_script(package, "setup.sh", SETUP_SH.format(
+            torch=f"torch=={pins['torch']}" if "torch" in pins else TORCH_REQUIREMENT, cpu_index=CPU_WHEEL_INDEX,
+            numpy=f"numpy=={pins['numpy']} " if "numpy" in pins else ""))
         data_option = ' --data-dir "$SOURCE/data/mnist"' if data_files else ""
         _add_script(package, "run_autograder", RUN_AUTOGRADER.format(
             spec=shlex.quote(spec), visibility=hidden_visibility, data_dir=data_option))

@@ -13,6 +13,7 @@ from typing import Any
 from grader.batch.executor import hidden_paths
 from grader.batch.submissions import Submission, sources
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
+from grader.grading.environment import with_environment
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
 from grader.sandbox.choice import IsolationChoice, open_sandbox
@@ -59,8 +60,8 @@ def check_submission(
 def check_in(sandbox: SandboxBackend, assignment: Assignment, submission: Path, *, expectations: Any,
              mode: str = "check") -> GradeReport:
     """Grade one submission in a sandbox that is already running (several checks can share one)."""
-    return grade_submission(
+    return with_environment(grade_submission(
         assignment, submission.resolve(), expectations=expectations, mode=mode,
         session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
         notes=(sandbox.info.describe(),),
-    )
+    ), assignment)

@@ -16,8 +16,10 @@ computed in the trusted process while grading) and:
   ``1 - prod(1 - STRENGTH * evidence)``: one problem with a unique shared wrong answer on every
   case gives ``STRENGTH``, several such problems approach 1.
 
-A problem diagnosed as a declared mistake is never evidence for its submission (its answers still
-count towards how common an answer is); neither is a blank answer (a stub's None or zeros).
+The fingerprints are the class summary's (``grading.fingerprint``): the returned values rounded
+to four significant digits, NaN and inf by kind. Only fingerprints of returned values count: a
+call that raised, timed out or crashed says little about shared code, and neither does a stub's
+None. A problem diagnosed as a declared mistake keeps no fingerprint, so it is never evidence.
 """
 
 from __future__ import annotations
@@ -27,12 +29,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
-from grader.grading.fingerprint import BLANK
+from grader.grading.fingerprint import DIGEST_BYTES, value_fingerprint
 from grader.results import GradeReport
 from grader.spec import Assignment
 
 STRENGTH = 0.6
 """A problem on whose every hidden case a pair alone shares a wrong answer scores this much."""
+BLANK = value_fingerprint(None)
+"""What a stub that returns nothing gives: two students who left it share no work."""
+
+
+def is_value(fingerprint: str) -> bool:
+    """Whether a wrong answer's fingerprint is of a returned value (``grading.fingerprint`` also
+    fingerprints how a call ended: ``raised TypeError``, ``timeout``, ``failed``), and not a stub's None."""
+    return fingerprint != BLANK and len(fingerprint) == 2 * DIGEST_BYTES and all(c in "0123456789abcdef" for c in fingerprint)
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,8 @@ def compare_behaviour(assignment: Assignment, reports: Iterable[GradeReport], *,
     for report in reports:
         mine: dict[str, dict[str, str] | None] = {}
         for problem in report.problems:
-            wrong = {case: fingerprint for case, fingerprint in problem.wrong_answers.items()
-                     if case in hidden.get(problem.problem, ()) and fingerprint != BLANK}
+            wrong = {case: fingerprint for case, fingerprint in problem.wrong_answers
+                     if case in hidden.get(problem.problem, ()) and is_value(fingerprint)}
             for case, fingerprint in wrong.items():
                 holders[(problem.problem, case, fingerprint)].append(report.submission)
             mine[problem.problem] = None if problem.diagnoses else wrong
