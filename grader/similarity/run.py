@@ -160,9 +160,9 @@ def find_similarity(assignment: Assignment, submissions: Path, out: Path, settin
     notes = [f"{sid}: {note}" for sid, document in documents.items() for note in document.notes]
     missing = [sid for sid in documents if sid not in reports]
     if missing:
-        notes.append(f"{len(missing)} submission(s) have no grading results in {out} and were compared by code only "
-                     f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); grade them with "
-                     f"grader grade ... --out {out} (or grader grade --similarity)")
+        notes.append(f"{len(missing)} submission(s) have no grading results and were compared by code only "
+                     f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}): grade them into this "
+                     "folder (grader grade ... --out, or grader grade --similarity) to compare their wrong answers")
     if reference is None:
         notes.append("the spec names no reference: submissions were not compared with it")
     settings_json: dict[str, Any] = {
