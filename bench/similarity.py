@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from grader.grading.fingerprint import value_fingerprint  # noqa: E402
 from grader.results import GradeReport, ProblemResult  # noqa: E402
 from grader.similarity import behaviour, code, run  # noqa: E402
 from grader.spec import load_spec  # noqa: E402
@@ -130,8 +131,9 @@ def synthetic_reports(n: int, copies: list[tuple[str, str]], seed: int = 1) -> l
         answers[sid] = {case: f"cluster{rng.randrange(6)}-{case}" for case in ("rows", "large") if rng.random() < 0.3}
     for number, (a, b) in enumerate(copies):
         answers[a] = answers[b] = {"rows": f"rare{number}", "large": f"rare{number}-large"}
-    return [GradeReport(submission=sid, assignment="similarity",
-                        problems=(ProblemResult(problem="softmax", points=1.0, wrong_answers=wrong),))
+    return [GradeReport(submission=sid, assignment="similarity", problems=(ProblemResult(
+                problem="softmax", points=1.0,
+                wrong_answers=tuple(sorted((case, value_fingerprint(label)) for case, label in wrong.items()))),))
             for sid, wrong in answers.items()]
 
 
@@ -173,7 +175,7 @@ def main() -> None:
                   f"behaviour {time.perf_counter() - compared:.2f} s")
         planted = {tuple(sorted(pair)) for pair in copies}
         scores = {(p.a, p.b): p.score for p in pairs}
-        lowest_copy = min(scores.get(pair, 0.0) for pair in planted)
+        lowest_copy = min((scores.get(pair, 0.0) for pair in planted), default=1.0)
         highest_other = max((s for pair, s in scores.items() if pair not in planted), default=0.0)
         print(f"class of {args.n} ({len(planted)} planted copy pairs), "
               f"{sum(len(d.text) for d in docs.values()) / len(docs):.0f} characters of code each: "

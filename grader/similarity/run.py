@@ -36,10 +36,14 @@ BLOCK = 2000
 """Pairs compared per Dask task."""
 TOKENIZE_BLOCK = 50
 """Documents tokenized per task (a spawned process or a Dask task)."""
+SPAWN_FROM = 200
+"""Documents from which tokenizing them in spawned processes pays for starting those (a second or
+two each: they import numpy, pygments and copydetect's matplotlib)."""
 MINIMUM_CODE = 0.05
 """Code shares below this are noise: such a pair's code evidence is reported as none."""
-MINIMUM_SCORE = 0.1
-"""Pairs scoring below this are left out of the report."""
+MINIMUM_SCORE = 0.2
+"""Pairs scoring below this are left out of the report: between independent solutions of short
+functions, shared idioms alone reach 0.1 to 0.4 (the tests' class)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def tokenize_all(codes: dict[str, str], scheduler: str | None, workers: int) -> 
     """The token text of every document, tokenized in blocks of ``TOKENIZE_BLOCK``."""
     names = list(codes)
     chunks = [names[start:start + TOKENIZE_BLOCK] for start in range(0, len(names), TOKENIZE_BLOCK)]
-    with block_runner(scheduler, workers, blocks=len(chunks)) as run_blocks:
+    with block_runner(scheduler, workers if len(names) >= SPAWN_FROM else 1, blocks=len(chunks)) as run_blocks:
         results = run_blocks(tokenize_block, [([codes[name] for name in chunk],) for chunk in chunks])
     return {name: tokens for chunk, found in zip(chunks, results) for name, tokens in zip(chunk, found)}
 
