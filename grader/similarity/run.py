@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.batch.submissions import discover
-from grader.errors import UsageError
+from grader import __version__
+from grader.errors import GraderError, UsageError
 from grader.reports.gradescope import from_results_json
 from grader.results import GradeReport
 from grader.similarity.behaviour import compare_behaviour
@@ -99,9 +100,16 @@ def block_runner(scheduler: str | None, workers: int, *, blocks: int) -> Iterato
             client = distributed.Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as error:
             raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+        def run_on_dask(function: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
+            try:
+                return list(client.gather([client.submit(function, *item, pure=False) for item in arguments]))
+            except Exception as error:  # noqa: BLE001 - a worker without this grader, a lost cluster
+                raise GraderError(f"the similarity tasks failed on the Dask cluster at {scheduler} "
+                                  f"({type(error).__name__}: {error}); every worker needs this grader version "
+                                  f"({__version__}) installed") from None
+
         with client:
-            yield lambda function, arguments: client.gather(
-                [client.submit(function, *item, pure=False) for item in arguments])
+            yield run_on_dask
         return
     if workers > 1 and blocks > 1:
         with ProcessPoolExecutor(max_workers=min(workers, blocks), mp_context=get_context("spawn")) as pool:
