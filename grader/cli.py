@@ -271,17 +271,18 @@ def _lint(args: argparse.Namespace) -> int:
     from grader.sandbox.session import InProcessSession
     from grader.spec import load_spec
 
+    from grader.grading.clusters import check_clusters, load_clusters
+
     assignment = load_spec(args.assignment)
+    clusters = None if args.clusters is None else load_clusters(args.clusters, assignment)  # a bad file: before
     findings = run_selftest(assignment, session_for=InProcessSession, data_dir=args.data_dir)
     for finding in findings:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]
     print(f"{assignment.assignment}: {len(findings) - len(failed)} of {len(findings)} self-test checks passed")
-    if args.clusters is not None:
-        from grader.grading.clusters import check_clusters, load_clusters
-
+    if clusters is not None:
         # Informational: an undeclared cluster is for the instructor to judge, not a broken spec.
-        verdicts = check_clusters(assignment, load_clusters(args.clusters, assignment), data_dir=args.data_dir)
+        verdicts = check_clusters(assignment, clusters, data_dir=args.data_dir)
         for verdict in verdicts:
             print(verdict.line())
         explained = sum(1 for verdict in verdicts if verdict.explained_by)

@@ -54,6 +54,17 @@ def load_clusters(path: Path, assignment: Assignment) -> list[dict[str, Any]]:
         raise ClustersFileError(f"{path}: not a clusters file written by grader grade ({error})") from error
     if owner != assignment.assignment:
         raise ClustersFileError(f"{path}: clusters of assignment {owner!r}, not {assignment.assignment!r}")
+    for index, cluster in enumerate(clusters if isinstance(clusters, list) else [None]):
+        try:
+            well_formed = (isinstance(cluster["problem"], str) and isinstance(cluster["count"], int)
+                           and isinstance(cluster["representative"], str)
+                           and all(isinstance(item["case"], str) and isinstance(item["fingerprint"], str)
+                                   for item in cluster["wrong_answers"]))
+        except (KeyError, TypeError):
+            well_formed = False
+        if not well_formed:
+            raise ClustersFileError(f"{path}: cluster {index} lacks its problem, count, representative or "
+                                    "wrong answers (case and fingerprint each)")
     return list(clusters)
 
 
@@ -102,7 +113,7 @@ def check_clusters(assignment: Assignment, clusters: list[dict[str, Any]], *,
             verdicts.append(ClusterVerdict(**common, note="no value check fails, so no mistake can be matched"))
             continue
         if any(case not in values for case in wrong):
-            # Gradient or property failures ("check:case") cannot be told from a mistake's outputs.
+            # Gradient or property failures ("kind:case") cannot be told from a mistake's outputs.
             common["cases"] = tuple(case for case in wrong if case in values)
             wrong = {case: print_ for case, print_ in wrong.items() if case in values}
         explained = tuple(m.id for m in problem.mistakes if _explains(expectations, assignment, problem, m, wrong))

@@ -97,7 +97,11 @@ def raised_fingerprint(message: str) -> str:
 
 def outcome_fingerprint(outcome: CallOutcome) -> str:
     if outcome.ok:
-        return value_fingerprint(outcome.value)
+        try:
+            return value_fingerprint(outcome.value)
+        except (ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+            return "unreadable"  # a value no fingerprint reads costs the class summary a cluster, not the run
+
     if outcome.status == "error":
         return raised_fingerprint(outcome.message)
     return outcome.status
@@ -108,7 +112,7 @@ def wrong_answers(results: list[CheckResult], outcomes: Mapping[str, CallOutcome
 
     A case a value or stability check failed gets the digest of what the student's code returned
     (or how the call ended); a case that only another kind of check failed (a gradient, a
-    property) is named ``check:case`` with the fingerprint ``failed``.
+    property) is named ``kind:case`` (``gradient:small``) with the fingerprint ``failed``.
     """
     wrong: dict[str, str] = {}
     for result in results:
@@ -121,5 +125,5 @@ def wrong_answers(results: list[CheckResult], outcomes: Mapping[str, CallOutcome
             if result.kind in VALUE_KINDS and outcome is not None:
                 wrong[case.case] = outcome_fingerprint(outcome)
             else:
-                wrong.setdefault(f"{result.name}:{case.case}", "failed")
+                wrong.setdefault(f"{result.kind}:{case.case}", "failed")
     return tuple(sorted(wrong.items()))

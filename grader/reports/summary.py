@@ -25,6 +25,7 @@ MISTAKES_SHOWN = 5
 CLUSTER_MIN = 2
 """Submissions sharing a wrong answer before it is a cluster: one student's slip is not a pattern."""
 CLUSTER_FORMAT = 1
+EXAMPLE_FIELDS = ("case", "differs", "obtained", "expected")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,8 +44,8 @@ class ProblemRecord:
     crash_message: str = ""
     wrong_answers: tuple[tuple[str, str], ...] = ()
     """(case, fingerprint) of the failing cases no declared mistake explains."""
-    example: tuple[str, str, str] = ()
-    """(case, obtained, expected) of the first failing public case with values, if any."""
+    example: tuple[str, str, str, str] = ()
+    """(case, how it differs, obtained, expected) of the first failing public case with values, if any."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,12 +84,14 @@ def _crash(problem: ProblemResult) -> tuple[str, str]:
     return "", ""
 
 
-def _example(problem: ProblemResult) -> tuple[str, str, str]:
+def _example(problem: ProblemResult) -> tuple[str, str, str, str]:
     failing = {case for case, _ in problem.wrong_answers}
     for check in problem.checks:
         for case in check.cases:
             if case.case in failing and case.public and case.obtained and case.expected:
-                return case.case, case.obtained, case.expected
+                # A value check's message is the grader's own comparison (no text of the student's).
+                how = case.message if case.outcome is Outcome.FAILED else ""
+                return case.case, how, case.obtained, case.expected
     return ()
 
 
@@ -141,8 +144,8 @@ class Cluster:
     submissions: tuple[str, ...]
     wrong_answers: tuple[tuple[str, str], ...]
     """(case, fingerprint) shared by every submission of the cluster."""
-    example: tuple[str, str, str] = ()
-    """The representative's (case, obtained, expected) on one public case, if any."""
+    example: tuple[str, str, str, str] = ()
+    """The representative's (case, how it differs, obtained, expected) on one public case, if any."""
 
     @property
     def count(self) -> int:
@@ -283,7 +286,7 @@ def clusters_json(summary: ClassSummary) -> dict[str, object]:
                 "representative": cluster.representative,
                 "submissions": list(cluster.submissions),
                 "wrong_answers": [{"case": case, "fingerprint": print_} for case, print_ in cluster.wrong_answers],
-                "example": dict(zip(("case", "obtained", "expected"), cluster.example)),
+                "example": dict(zip(EXAMPLE_FIELDS, cluster.example)),
             }
             for problem in summary.problems for cluster in problem.clusters
         ],

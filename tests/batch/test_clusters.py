@@ -61,6 +61,7 @@ def test_the_summary_shows_the_shared_undeclared_wrong_answer_only(graded: Path)
     cluster = data["clusters"][0]
     assert [item["case"] for item in cluster["wrong_answers"]] == ["a", "b"]
     assert cluster["example"]["case"] == "a" and "4" in cluster["example"]["obtained"]  # 3 * 1 + 1
+    assert "3 of 3 values differ" in cluster["example"]["differs"], cluster["example"]
     page = (graded / "index.html").read_text()
     section = page.split('id="clusters"')[1].split("</section>")[0]
     assert "bob" in section and "cat" in section
@@ -96,3 +97,10 @@ def test_lint_says_which_clusters_a_declared_mistake_explains(graded: Path, tmp_
     after = capsys.readouterr().out
     assert "explained  scaled: cluster of 2 (e.g. bob) failing a, b: by declared mistake plus_one" in after
     assert "1 of 1 wrong-answer clusters" in after
+
+
+def test_lint_refuses_a_file_that_is_not_a_clusters_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "clusters.json"
+    bad.write_text(json.dumps({"format": 1, "assignment": "clusters", "clusters": [{"problem": "scaled"}]}))
+    assert main(["lint", str(DATA / "clusters.yaml"), "--clusters", str(bad)]) == 2
+    assert "cluster 0 lacks its problem" in capsys.readouterr().err

@@ -104,3 +104,11 @@ def test_kit_and_ci_install_exactly_the_pinned_versions(tmp_path: Path) -> None:
         assert "torch==2.11.0 --index-url" in files[path] and "pip install numpy==2.4.6 dl-grader" in files[path]
         assert "2.13.0" not in files[path]
     assert "pip install torch==2.13.0" in install_text(load_spec(write_spec(tmp_path, VALID)))
+
+
+def test_junit_properties_state_the_versions() -> None:
+    from grader.reports.junit import junit_tree
+
+    report = GradeReport(submission="s", assignment="a", problems=(), environment=GRADED_WITH)
+    properties = {p.get("name"): p.get("value") for p in junit_tree(report).iter("property")}
+    assert properties["numpy"] == "2.4.6" and properties["torch"] == "2.13.0+cpu"
