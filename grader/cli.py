@@ -104,8 +104,9 @@ def add_similarity_options(parser: argparse.ArgumentParser, *, command: bool) ->
     prefix = "" if command else "with --similarity: "
     parser.add_argument("--boilerplate", type=Path, action="append", default=[], metavar="PATH",
                         help=prefix + "code handed out, ignored (a student kit folder, starter code; repeatable)")
-    parser.add_argument("--common", type=int, default=10, metavar="N",
-                        help=prefix + "code or wrong answers found in more than N submissions are not evidence (default 10)")
+    parser.add_argument("--common", type=int, default=None, metavar="N",
+                        help=prefix + "code or wrong answers found in more than N submissions are not evidence "
+                        "(default 10; a fifth of a class under 50, at least 3)")
     parser.add_argument("--top", type=int, default=20, metavar="N",
                         help=prefix + "pairs shown in detail in similarity.html (default 20)")
 
@@ -212,7 +213,7 @@ def _similarity_settings(args: argparse.Namespace, scheduler: str | None) -> "Si
     """The similarity options, checked before anything is graded."""
     from grader.similarity.run import SimilaritySettings
 
-    if args.common < 2:
+    if args.common is not None and args.common < 2:
         raise UsageError(f"--common must be at least 2 (what two submissions share), got {args.common}")
     if args.top < 0:
         raise UsageError(f"--top must be at least 0, got {args.top}")

@@ -53,14 +53,23 @@ class SimilaritySettings:
 
     boilerplate: tuple[Path, ...] = ()
     """Student kit folders and other code handed out: ignored as boilerplate."""
-    common: int = COMMON
-    """A passage or wrong answer found in more than this many submissions is not evidence."""
+    common: int | None = None
+    """A passage or wrong answer found in more than this many submissions is not evidence; None:
+    ``default_common`` of the class's size."""
     top: int = 20
     """Pairs shown in detail in similarity.html."""
     scheduler: str | None = None
     """A Dask scheduler to tokenize and compare on (tcp://host:8786); none: on this machine."""
     workers: int = 1
     """Processes tokenizing the code on this machine (without a scheduler)."""
+
+
+def default_common(submissions: int) -> int:
+    """MOSS's 10 for a class of 50 or more; a fifth of a smaller class, at least 3. In a small class
+    a passage everyone writes (the starter's skeleton of another year, an idiom) is in fewer than
+    10 submissions, and would pass for evidence (measured on eight public CS231n layers.py: pairs
+    score 0.5-0.6 with 10, at most 0.3 with 3)."""
+    return COMMON if submissions >= 50 else max(3, submissions // 5)
 
 
 def read_reports(out: Path, ids: Iterable[str], assignment: str) -> dict[str, GradeReport]:
@@ -157,7 +166,8 @@ def find_similarity(assignment: Assignment, submissions: Path, out: Path, settin
     tokens = tokenize_all({sid: document.text for sid, document in all_documents.items()},
                           settings.scheduler, settings.workers)
     prints = {sid: fingerprint(sid, tokens[sid], boilerplate) for sid in documents}
-    common = common_hashes(prints.values(), settings.common)
+    limit = settings.common if settings.common is not None else default_common(len(documents))
+    common = common_hashes(prints.values(), limit)
     reduced = {sid: print_.without(common) for sid, print_ in prints.items()}
     groups = [(reduced, candidate_pairs(list(reduced.values())))]
     if reference is not None:
@@ -168,7 +178,7 @@ def find_similarity(assignment: Assignment, submissions: Path, out: Path, settin
     code = compare_pairs(groups, settings.scheduler)
 
     behaviour = compare_behaviour(assignment, (reports[sid] for sid in documents if sid in reports),
-                                  common=settings.common)
+                                  common=limit)
     notes = [f"{sid}: {note}" for sid, document in documents.items() for note in document.notes]
     missing = [sid for sid in documents if sid not in reports]
     if missing:
@@ -178,7 +188,7 @@ def find_similarity(assignment: Assignment, submissions: Path, out: Path, settin
     if reference is None:
         notes.append("the spec names no reference: submissions were not compared with it")
     settings_json: dict[str, Any] = {
-        "noise": NOISE, "common": settings.common, "boilerplate_files": len(texts),
+        "noise": NOISE, "common": limit, "boilerplate_files": len(texts),
         "reference": reference is not None, "minimum_score": MINIMUM_SCORE, "minimum_code_share": MINIMUM_CODE,
     }
     report = SimilarityReport(assignment=assignment.assignment, submissions=len(documents),
