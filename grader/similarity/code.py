@@ -6,15 +6,17 @@ whitespace; renaming, re-commenting and reformatting change nothing it sees. Eac
 ``NOISE`` characters of that token text is hashed; two documents match where they share hashes,
 and ``compare_files`` maps the shared runs back to regions of the original text.
 
-Three kinds of shared code are not evidence and are dropped from the fingerprints before pairs
-are compared:
+Two kinds of shared code are not evidence and are dropped from the fingerprints before pairs are
+compared:
 
 - boilerplate: every hash of what students were handed (``documents.boilerplate_texts``);
-- common passages: a hash found in more than ``common`` submissions (MOSS's ``-m``, default 10) is
-  an idiom or an answer everyone writes alike, not copying between two of them. It also keeps the
-  comparison near linear in the class size. The reference keeps these: a passage many students
-  took from a leaked reference is still flagged, student by student, against the reference;
-- nothing of the reference is boilerplate: copying it is what must be flagged.
+- common passages: a hash found in more than ``common`` submissions (MOSS's ``-m``: 10, less in a
+  small class, ``run.default_common``) is an idiom or an answer everyone writes alike, not copying
+  between two of them. It also keeps the comparison near linear in the class size. The reference
+  keeps these: a passage many students took from a leaked reference is still flagged, student by
+  student, against the reference.
+
+Nothing of the reference is boilerplate: copying it is what must be flagged.
 
 A side's share is copydetect's similarity: the matched token characters over that document's
 token characters (after boilerplate). A pair's code score is the larger share: a copier who
