@@ -79,10 +79,12 @@ def segments(text: str, regions: tuple[tuple[int, int], ...]) -> list[tuple[str,
 def _detail(rank: int, pair: Pair, documents: dict[str, Document]) -> dict[str, Any]:
     record = pair_json(pair, documents)
     sides = []
-    for name, regions, share in ((pair.a, pair.code.regions_a if pair.code else (), record["code"] and record["code"]["share_a"]),
-                                 (pair.b, pair.code.regions_b if pair.code else (), record["code"] and record["code"]["share_b"])):
+    code = record["code"] or {}
+    for side, name, regions in (("a", pair.a, pair.code.regions_a if pair.code else ()),
+                                ("b", pair.b, pair.code.regions_b if pair.code else ())):
         document = documents.get(name)
-        sides.append({"name": name, "share": f"{100 * (share or 0):.0f}%",
+        sides.append({"name": name, "share": f"{100 * code.get(f'share_{side}', 0.0):.0f}%",
+                      "lines": code.get(f"regions_{side}", []),
                       "segments": segments(document.text, regions) if document else [("(no code)", False)]})
     return {"rank": rank, "record": record, "sides": sides}
 

@@ -143,9 +143,10 @@ def test_the_html_report_escapes_student_code_and_says_it_is_no_verdict(tmp_path
     for sid in ("fay", "<b>gus"):
         (folder / sid).mkdir()
         (folder / sid / "work.py").write_text(hostile)
+    (folder / "<b>gus" / "<img src=x onerror=alert(2)>.py").write_text(hostile)  # a file name too
     similarity(folder, tmp_path / "out", top=5)
     html = (tmp_path / "out" / "similarity.html").read_text()
     assert "<script" not in html and "<img" not in html and "<b>gus" not in html
-    assert "&lt;script&gt;alert(" in html and "&lt;b&gt;gus" in html
+    assert "&lt;script&gt;alert(" in html and "&lt;b&gt;gus" in html and "&lt;img src=x onerror=alert(2)&gt;.py" in html
     assert "not a verdict" in html
     assert html.count("<mark>") >= 4  # the copied regions, marked on both sides
