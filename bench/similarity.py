@@ -103,7 +103,7 @@ def student_code(rng: random.Random, choices: dict[str, int], order: list[str]) 
 def make_class(folder: Path, n: int, seed: int = 0) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     copies = []
-    plans = {}
+    plans: dict[str, tuple[dict[str, int], list[str]]] = {}
     for index in range(n):
         sid = f"s{index:04d}"
         if index % 100 == 99:  # a copy of an earlier student, disguised
@@ -173,7 +173,7 @@ def main() -> None:
             print(f"  phases: tokenize {tokenized - begin:.1f} s, hash and index {indexed - tokenized:.1f} s "
                   f"({len(candidates)} candidate pairs of {args.n * (args.n - 1) // 2}), compare {compared - indexed:.1f} s, "
                   f"behaviour {time.perf_counter() - compared:.2f} s")
-        planted = {tuple(sorted(pair)) for pair in copies}
+        planted = {(min(pair), max(pair)) for pair in copies}
         scores = {(p.a, p.b): p.score for p in pairs}
         lowest_copy = min((scores.get(pair, 0.0) for pair in planted), default=1.0)
         highest_other = max((s for pair, s in scores.items() if pair not in planted), default=0.0)

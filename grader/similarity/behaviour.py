@@ -78,12 +78,12 @@ def compare_behaviour(assignment: Assignment, reports: Iterable[GradeReport], *,
     holders: defaultdict[tuple[str, str, str], list[str]] = defaultdict(list)
     for report in reports:
         mine: dict[str, dict[str, str] | None] = {}
-        for problem in report.problems:
-            wrong = {case: fingerprint for case, fingerprint in problem.wrong_answers
-                     if case in hidden.get(problem.problem, ()) and is_value(fingerprint)}
+        for result in report.problems:
+            wrong = {case: fingerprint for case, fingerprint in result.wrong_answers
+                     if case in hidden.get(result.problem, ()) and is_value(fingerprint)}
             for case, fingerprint in wrong.items():
-                holders[(problem.problem, case, fingerprint)].append(report.submission)
-            mine[problem.problem] = None if problem.diagnoses else wrong
+                holders[(result.problem, case, fingerprint)].append(report.submission)
+            mine[result.problem] = None if result.diagnoses else wrong
         answers[report.submission] = mine
 
     shared: defaultdict[tuple[str, str], list[SharedAnswer]] = defaultdict(list)
