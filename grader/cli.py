@@ -20,6 +20,7 @@ from grader.errors import GraderError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from grader.results import GradeReport
+    from grader.similarity.run import SimilaritySettings
     from grader.spec import Assignment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local: threads on this machine; dask: one Dask task per submission (pip install 'dl-grader[dask]')")
     grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="Dask scheduler to use, e.g. tcp://host:8786 (default: a local cluster of --workers processes)")
+    grade.add_argument("--similarity", action="store_true",
+                       help="also write OUT/similarity.json and .html: pairs sharing code or rare wrong answers")
     add_common(grade)
 
     check = commands.add_parser("check", help="check one submission on the public cases (student)")
@@ -84,7 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the field reference as Markdown tables instead (docs/authoring.md holds it)")
     add_kit_commands(commands, add_common)
     add_gradescope_commands(commands, add_common)
+    add_similarity_options(grade, command=False)
+    similarity = commands.add_parser("similarity", help="rank pairs of submissions sharing code or rare wrong answers")
+    similarity.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
+    similarity.add_argument("submissions", type=Path, help="folder with one subfolder or .zip per submission")
+    similarity.add_argument("--out", type=Path, required=True,
+                            help="output folder; grading results already there (grader grade --out) add the wrong answers")
+    similarity.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                            help="compare on this Dask scheduler, e.g. tcp://host:8786 (default: this machine)")
+    similarity.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                            help="processes reading code on this machine (default: the cores)")
+    add_similarity_options(similarity, command=True)
     return parser
+
+
+def add_similarity_options(parser: argparse.ArgumentParser, *, command: bool) -> None:
+    """The similarity options shared by ``grader similarity`` and ``grader grade --similarity``."""
+    prefix = "" if command else "with --similarity: "
+    parser.add_argument("--boilerplate", type=Path, action="append", default=[], metavar="PATH",
+                        help=prefix + "code handed out, ignored (a student kit folder, starter code; repeatable)")
+    parser.add_argument("--common", type=int, default=None, metavar="N",
+                        help=prefix + "code or wrong answers found in more than N submissions are not evidence "
+                        "(default 10; a fifth of a class under 50, at least 3)")
+    parser.add_argument("--top", type=int, default=20, metavar="N",
+                        help=prefix + "pairs shown in detail in similarity.html (default 20)")
 
 
 SANDBOXED_COMMANDS = frozenset({"grade", "check", "ci", "autograde"})
@@ -161,6 +187,8 @@ def _grade(args: argparse.Namespace) -> int:
     _warn_environment(assignment)
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
+    similarity = _similarity_settings(args, args.scheduler if args.executor == "dask" else None) \
+        if args.similarity else None
     run = GradingRun(assignment=assignment, out=args.out, workers=max(1, args.workers), isolation=args.isolation,
                      force=args.force, data_dir=args.data_dir, html=not args.no_html, executor=args.executor,
                      scheduler=args.scheduler)
@@ -170,6 +198,8 @@ def _grade(args: argparse.Namespace) -> int:
         rows, failures = incomplete.rows, incomplete.failures
     print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
     print(environment.environment_note(assignment, environment.running_versions()))
+    if similarity is not None:
+        _write_similarity(assignment, args.submissions, args.out, similarity)
     return EXIT_FAILED if failures else EXIT_OK
 
 
@@ -179,6 +209,39 @@ def _warn_environment(assignment: "Assignment") -> None:
 
     for line in environment.mismatches(assignment):
         print(f"grader: warning: {line}", file=sys.stderr)
+
+
+def _similarity_settings(args: argparse.Namespace, scheduler: str | None) -> "SimilaritySettings":
+    """The similarity options, checked before anything is graded."""
+    from grader.similarity.run import SimilaritySettings
+
+    if args.common is not None and args.common < 2:
+        raise UsageError(f"--common must be at least 2 (what two submissions share), got {args.common}")
+    if args.top < 0:
+        raise UsageError(f"--top must be at least 0, got {args.top}")
+    for path in args.boilerplate:
+        if not path.exists():
+            raise UsageError(f"--boilerplate {path} does not exist")
+    return SimilaritySettings(boilerplate=tuple(args.boilerplate), common=args.common, top=args.top,
+                              scheduler=scheduler, workers=max(1, args.workers))
+
+
+def _write_similarity(assignment: "Assignment", submissions: Path, out: Path, settings: "SimilaritySettings") -> None:
+    from grader.similarity.run import find_similarity
+
+    report, (json_path, html_path) = find_similarity(assignment, submissions, out, settings)
+    print(f"similarity of {report.submissions} submissions: {len(report.pairs)} pair(s) with evidence to review "
+          f"in {html_path} and {json_path}")
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from grader.spec import load_spec
+
+    assignment = load_spec(args.assignment)
+    if not args.submissions.is_dir():
+        raise UsageError(f"{args.submissions} is not a folder")
+    _write_similarity(assignment, args.submissions, args.out, _similarity_settings(args, args.scheduler))
+    return EXIT_OK
 
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
@@ -419,4 +482,4 @@ def _autograde(args: argparse.Namespace) -> int:
 
 COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data, "schema": _schema,
             "bundle": _bundle, "starter": _starter, "new": _new, "ci": _ci, "init-ci": _init_ci, "export": _export,
-            "gradescope": _gradescope, "autograde": _autograde}
+            "gradescope": _gradescope, "autograde": _autograde, "similarity": _similarity}

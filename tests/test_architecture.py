@@ -2,7 +2,7 @@
 
 The base (spec, cases, comparison, results, calls, the wire format...) imports only the base. The
 sandbox, grading and reports each import only themselves and the base, so reports never touch the
-sandbox. batch composes those three, kit composes them and batch, and the entry points (cli,
+sandbox. batch composes those three, kit and similarity each compose them and batch, and the entry points (cli,
 ``__main__``, the pytest plugin's entry module) sit on top: nothing below imports them.
 
 The graph is read with ``ast`` from every ``import grader...`` and ``from grader... import``,
@@ -26,7 +26,7 @@ BASE = frozenset({
 """Top-level modules that every layer may import."""
 ENTRY_POINTS = frozenset({"__main__", "cli", "pytest_plugin"})
 """Top-level modules that may import anything and that nothing else imports (but each other)."""
-SUBPACKAGES = ("sandbox", "grading", "reports", "batch", "kit")
+SUBPACKAGES = ("sandbox", "grading", "reports", "batch", "kit", "similarity")
 
 ALLOWED = {
     "base": {"base"},
@@ -35,7 +35,8 @@ ALLOWED = {
     "reports": {"base", "reports"},
     "batch": {"base", "sandbox", "grading", "reports", "batch"},
     "kit": {"base", "sandbox", "grading", "reports", "batch", "kit"},
-    "entry": {"base", "sandbox", "grading", "reports", "batch", "kit", "entry"},
+    "similarity": {"base", "sandbox", "grading", "reports", "batch", "similarity"},
+    "entry": {"base", "sandbox", "grading", "reports", "batch", "kit", "similarity", "entry"},
 }
 """Layer -> the layers its modules may import."""
 
