@@ -237,8 +237,8 @@ def python_of(cell: int, source: str) -> tuple[str, list[Neutralised]]:
     try:
         ast.parse(source)
         return source, []
-    except (SyntaxError, ValueError):
-        pass
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass  # magics, or a real error that ``load`` meets again and reports
     dropped = []
     for index, line in enumerate(lines):
         magic = _LINE_MAGIC.match(line) if _MAGIC.match(line) else None
@@ -384,12 +384,22 @@ class _Neutraliser:
             self.marked.pop(name, None)
 
 
-def _failed_line(error: BaseException, filename: str) -> int:
+def _failed_line(error: BaseException, filename: str, *, compiling: bool) -> int:
     """The cell's line where ``error`` was raised (the last frame in the cell), or 0."""
-    if isinstance(error, SyntaxError):
-        return error.lineno or 0
+    if compiling:
+        line = getattr(error, "lineno", 0)
+        return line if type(line) is int else 0
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
     return (frames[-1].lineno or 0) if frames else 0
+
+
+def _explained(explain: Explain, error: BaseException) -> tuple[str, str]:
+    """``explain``'s wording, or the exception's class name should the error's own code (a
+    ``__str__``, the ``repr`` of a ``sys.exit`` code) fail while it is worded."""
+    try:
+        return explain(error)
+    except BaseException:  # noqa: BLE001 - the student's exception object, at work in its methods
+        return type(error).__name__, ""
 
 
 def load(path: Path, module: types.ModuleType, explain: Explain) -> Loaded:
@@ -413,13 +423,13 @@ def load(path: Path, module: types.ModuleType, explain: Explain) -> Loaded:
             running = True
             exec(compiled, namespace)  # noqa: S102 - the student's own code, in the worker
         except BaseException as error:  # noqa: BLE001 - a cell's sys.exit or KeyboardInterrupt stops only the cell
-            message, trace = explain(error)
+            message, trace = _explained(explain, error)
             wanted = bound_names(tree.body) if tree is not None else set()
             failures.append(CellFailure(
-                cell=number, line=_failed_line(error, filename), syntax=not running, message=message,
+                cell=number, line=_failed_line(error, filename, compiling=not running), syntax=not running,
+                message=message,
                 traceback=trace, missing=frozenset(name for name in wanted if name not in namespace),
                 source=code))
-            del error
     return Loaded(name=path.name, failures=tuple(failures),
                   neutralised=tuple(sorted(magics + neutraliser.dropped, key=lambda item: (item.cell, item.line))),
                   marked=dict(neutraliser.marked))

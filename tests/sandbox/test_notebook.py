@@ -18,7 +18,7 @@ from grader.grading.runner import grade_submission
 from grader.results import GradeReport
 from grader.sandbox import notebook
 from grader.sandbox.server import Sandbox
-from grader.sandbox.session import SandboxSession
+from grader.sandbox.session import MAX_IMPORT_OUTPUT, MAX_NOTE_CHARS, MAX_NOTES, SandboxSession, import_notes
 from grader.spec import load_spec
 
 SPEC = {
@@ -122,6 +122,7 @@ def test_a_broken_cell_stops_only_itself(spec: Path, sandbox: Sandbox, tmp_path:
         ("code", "scale = 4\nraise RuntimeError('plot failed')\nDIVISOR = 2"),
         ("code", "import sys\nsys.exit(1)"),
         ("code", "raise KeyboardInterrupt"),
+        ("code", "class Code:\n    def __repr__(self):\n        raise RuntimeError\n\nraise SystemExit(Code())"),
         ("code", "def quad(x):\n    return scale * np.asarray(x)"),
         ("code", "def half(x):\n    return np.asarray(x) / DIVISOR"),
     ])
@@ -140,6 +141,7 @@ def test_a_broken_cell_stops_only_itself(spec: Path, sandbox: Sandbox, tmp_path:
     assert "notebook.py" not in notes and str(student) not in notes
     assert "hw.ipynb, cell 5 stopped at line 2: called sys.exit(1)" in notes
     assert "hw.ipynb, cell 6 stopped at line 1: KeyboardInterrupt" in notes
+    assert "hw.ipynb, cell 7 stopped at line 5: SystemExit." in notes  # its code's repr raised: the class is named
 
 
 def test_other_graders_lines_are_not_run_and_said_so(spec: Path, sandbox: Sandbox, tmp_path: Path) -> None:
@@ -205,3 +207,11 @@ def test_valid_python_with_a_percent_line_is_not_a_magic() -> None:
     code, dropped = notebook.python_of(1, "%time y = 1\n!ls\nz = 2")
     assert code == "y = 1\npass\nz = 2" and [item.text for item in dropped] == ["!ls"]
     ast.parse(code)
+
+
+def test_the_grader_bounds_what_a_worker_says_of_an_import() -> None:
+    notes = import_notes("hw", {"status": "ok", "notes": ["x" * 10**6] * 100}, "printed\n" * 10**4)
+    assert len(notes) == MAX_NOTES + 1 and all(len(note) == MAX_NOTE_CHARS for note in notes[:-1])
+    assert notes[-1].startswith("While hw was imported, your code printed:\nprinted\n")
+    assert len(notes[-1]) < MAX_IMPORT_OUTPUT + 100 and notes[-1].endswith("more characters not shown]")
+    assert import_notes("hw", {"status": "ok", "notes": "not a list"}, " \n") == ()
