@@ -87,13 +87,16 @@ def test_a_notebook_is_graded_like_a_module(spec: Path, sandbox: Sandbox, tmp_pa
     write_notebook(student / "hw.ipynb", [
         ("markdown", "# My homework\nThis `def double(x): return 0` is markdown, not code."),
         ("code", "%matplotlib inline\n!pip list\nimport numpy as np"),
-        ("code", "def double(x):\n    return 2 * x"),
+        ("code", "def double(x):\n    return 2 * x\n\nprint('double(2) =', double(2))"),
         ("markdown", "Part 2"),
         ("code", "def triple(x):\n    y = 3 * x\n    raise ValueError('not done yet')\n    return y"),
     ])
     report = check(spec, sandbox, student)
     double, triple = report.problems[:2]
     assert double.passed
+    # What the cells printed is the import's, not the first problem's.
+    assert "While hw was imported, your code printed:\ndouble(2) = 4" in report.notes
+    assert "double(2)" not in "".join(problem.output for problem in report.problems)
     assert triple.score == 0
     traceback = triple.checks[0].cases[0].traceback
     assert 'File "hw.ipynb, cell 5", line 3, in triple' in traceback
