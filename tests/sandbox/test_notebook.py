@@ -17,6 +17,8 @@ from grader.grading.expectations import ReferenceExpectations
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
 from grader.sandbox import notebook
+from grader.sandbox.interface import SandboxBackend
+from grader.sandbox.portable import PortableSandbox
 from grader.sandbox.server import Sandbox
 from grader.sandbox.session import MAX_IMPORT_OUTPUT, MAX_NOTE_CHARS, MAX_NOTES, SandboxSession, import_notes
 from grader.spec import load_spec
@@ -69,7 +71,7 @@ def sandbox(spec: Path) -> Iterator[Sandbox]:
         yield running
 
 
-def check(spec: Path, sandbox: Sandbox, student: Path) -> GradeReport:
+def check(spec: Path, sandbox: SandboxBackend, student: Path) -> GradeReport:
     assignment = load_spec(spec)
     return grade_submission(assignment, student, expectations=ReferenceExpectations(assignment), mode="check",
                             session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline))
@@ -145,6 +147,12 @@ def test_a_broken_cell_stops_only_itself(spec: Path, sandbox: Sandbox, tmp_path:
     assert "hw.ipynb, cell 5 stopped at line 2: called sys.exit(1)" in notes
     assert "hw.ipynb, cell 6 stopped at line 1: KeyboardInterrupt" in notes
     assert "hw.ipynb, cell 7 stopped at line 5: SystemExit." in notes  # its code's repr raised: the class is named
+    # The portable worker (a fresh Python, no fork) runs the cells the same way and says the same.
+    with PortableSandbox(preload_torch=False) as portable:
+        again = check(spec, portable, student)
+    assert [(problem.score, problem.failure) for problem in again.problems] == \
+        [(problem.score, problem.failure) for problem in report.problems]
+    assert again.notes == report.notes
 
 
 def test_other_graders_lines_are_not_run_and_said_so(spec: Path, sandbox: Sandbox, tmp_path: Path) -> None:
