@@ -20,7 +20,8 @@ Lines meant for Jupyter, Colab or another grader are not run, and the feedback l
   ``grader.check("q1")``, ``drive.mount(...)``) is dropped, and the names it assigns are marked in
   turn. Any other module-level binding of a marked name (the student's own ``grader = ...``) unmarks
   it, so the student's own code is never touched. The rest of the cell runs: a cell mixing
-  ``import numpy as np`` and ``drive.mount(...)`` keeps its numpy import.
+  ``import numpy as np`` and ``drive.mount(...)`` keeps its numpy import. Jupyter's own modules
+  (``IPython.display``, ``ipywidgets``) are treated so only where they are not installed.
 
 Each cell is compiled under its own file name, ``hw4.ipynb, cell 3`` (its position among all cells,
 as counted from the top of the notebook), and registered with ``linecache``, so a traceback points
@@ -33,6 +34,7 @@ imports as little as it can, and these three fields are all the grader needs of 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import linecache
 import re
@@ -47,6 +49,9 @@ _LINE_MAGIC = re.compile(r"^(\s*)(%{1,2}|!{1,2})\s*([\w.-]*)(.*)$")
 
 TOOL_MODULES = {"otter": "otter-grader", "google.colab": "Colab"}
 """Modules of other tools that a notebook imports to be graded or run elsewhere: not run here."""
+JUPYTER_MODULES = {"IPython": "Jupyter's display", "ipywidgets": "Jupyter's widgets"}
+"""Jupyter's own modules: run where they are installed, else treated as ``TOOL_MODULES`` (a cell's
+``from IPython.display import display`` must not cost the rest of the cell)."""
 
 PYTHON_CELL_MAGICS = frozenset({"capture", "time"})
 """Cell magics whose body is Python that Jupyter runs once in the notebook's namespace."""
@@ -122,7 +127,8 @@ class Loaded:
         if failure is not None:
             if failure.syntax:
                 return f"cell {failure.cell}, which mentions it, could not run ({failure.message})"
-            return f"cell {failure.cell} failed at line {failure.line} before defining it ({failure.message})"
+            at = f" at line {failure.line}" if failure.line else ""
+            return f"cell {failure.cell} failed{at} before defining it ({failure.message})"
         if name in self.marked:
             cell, tool = self.marked[name]
             return f"it is {tool}'s, from cell {cell}, which is not run here"
@@ -138,9 +144,12 @@ class Loaded:
             if failure.syntax:
                 head = (f"{self.name}, cell {failure.cell} could not run: {failure.message}{where}. Nothing "
                         "in it is graded; the other cells are.")
-            else:
+            elif failure.line:
                 head = (f"{self.name}, cell {failure.cell} stopped at line {failure.line}: {failure.message}. "
                         "What it defined before that line is graded, as are the other cells.")
+            else:
+                head = (f"{self.name}, cell {failure.cell} stopped: {failure.message}. What it defined before "
+                        "is graded, as are the other cells.")
             trace = failure.traceback if len(failure.traceback) <= MAX_TRACEBACK else \
                 "..." + failure.traceback[-MAX_TRACEBACK:]
             notes.append(head + (f"\n{trace.rstrip()}" if trace.strip() else ""))
@@ -254,8 +263,8 @@ def python_of(cell: int, source: str) -> tuple[str, list[Neutralised]]:
     return "\n".join(lines), dropped
 
 
-def _tool_of(module: str) -> str | None:
-    for prefix, tool in TOOL_MODULES.items():
+def _tool_of(module: str, tools: dict[str, str]) -> str | None:
+    for prefix, tool in tools.items():
         if module == prefix or module.startswith(prefix + "."):
             return tool
     return None
@@ -305,7 +314,8 @@ def bound_names(nodes: Iterable[ast.AST]) -> set[str]:
 class _Neutraliser:
     """Removes other tools' statements from the cells, in order; ``marked`` persists across cells."""
 
-    def __init__(self) -> None:
+    def __init__(self, tools: dict[str, str]) -> None:
+        self.tools = tools
         self.marked: dict[str, tuple[int, str]] = {}
         self.dropped: list[Neutralised] = []
         self._cell = 0
@@ -360,9 +370,9 @@ class _Neutraliser:
         for alias in statement.names:
             if isinstance(statement, ast.ImportFrom):
                 module = "." if statement.level else (statement.module or "")
-                tool = _tool_of(module) or _tool_of(f"{module}.{alias.name}")
+                tool = _tool_of(module, self.tools) or _tool_of(f"{module}.{alias.name}", self.tools)
             else:
-                tool = _tool_of(alias.name)
+                tool = _tool_of(alias.name, self.tools)
             bound = alias.asname or alias.name.split(".")[0]
             if tool is None:
                 kept.append(alias)
@@ -407,7 +417,8 @@ def load(path: Path, module: types.ModuleType, explain: Explain) -> Loaded:
     each on its own; a cell's failure is recorded, worded by ``explain``, and the next cell runs."""
     failures: list[CellFailure] = []
     magics: list[Neutralised] = []
-    neutraliser = _Neutraliser()
+    absent = {name: tool for name, tool in JUPYTER_MODULES.items() if importlib.util.find_spec(name) is None}
+    neutraliser = _Neutraliser({**TOOL_MODULES, **absent})
     namespace = module.__dict__
     for number, source in code_cells(path):
         filename = f"{path}, cell {number}"

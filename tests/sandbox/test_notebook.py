@@ -5,7 +5,9 @@ said so, and errors point at "cell N, line M" (in the sandbox, as a student sees
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
+import math
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,6 +212,18 @@ def test_a_students_own_grader_is_not_touched(tmp_path: Path) -> None:
     assert loaded.failures == () and module.checked == 42
     assert [(item.cell, item.text) for item in loaded.neutralised] == [
         (1, "import otter"), (1, "grader = otter.Notebook()"), (2, "grader.check('q1')")]
+
+
+def test_jupyters_display_costs_nothing_where_it_is_not_installed(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "hw.ipynb", [
+        ("code", "from IPython.display import display, HTML\nimport math\ndisplay(HTML('<b>pi</b>'))\nPI = math.pi"),
+    ])
+    module = types.ModuleType("hw")
+    loaded = notebook.load(tmp_path / "hw.ipynb", module, lambda error: (repr(error), ""))
+    assert loaded.failures == () and module.PI == math.pi
+    installed = importlib.util.find_spec("IPython") is not None
+    assert [item.text for item in loaded.neutralised] == \
+        ([] if installed else ["from IPython.display import display, HTML", "display(HTML('<b>pi</b>'))"])
 
 
 def test_valid_python_with_a_percent_line_is_not_a_magic() -> None:
