@@ -355,7 +355,10 @@ class Worker:
     def _name_hint(self, error: BaseException) -> str:
         """For a NameError in a notebook: the failed cell that would have defined the name, or the
         other tool's line that bound it and was not run."""
-        name = getattr(error, "name", None) if _isinstance(error, NameError) else None
+        try:
+            name = getattr(error, "name", None) if _isinstance(error, NameError) else None
+        except Exception:  # noqa: BLE001 - a NameError subclass of the student's, whose `name` raises
+            return ""
         if not _isinstance(name, str):
             return ""
         for loaded in self.notebooks.values():
