@@ -86,4 +86,8 @@ class Session(Protocol):
     def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
         """Outcomes by call key, and what the student's code printed meanwhile."""
 
+    def notes(self) -> tuple[str, ...]:
+        """What the report should say about the submission as a whole: a notebook's failed cells
+        and the lines it does not run, what the modules printed while imported."""
+
     def close(self) -> None: ...

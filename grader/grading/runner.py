@@ -109,6 +109,7 @@ def grade_submission(
     session = session_factory(submission, start + wall_clock_net(assignment.limits.submission_timeout))
     try:
         problems = tuple(grade_problem(assignment, problem, session, expectations, mode) for problem in assignment.problems)
+        notes = notes + session.notes()
     finally:
         session.close()
     return GradeReport(

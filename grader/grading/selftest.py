@@ -112,6 +112,9 @@ class DegenerateSession:
                                          modified_args=()) if outcome.ok else outcome
                 for key, outcome in outcomes.items()}, printed
 
+    def notes(self) -> tuple[str, ...]:
+        return self.inner.notes()
+
     def close(self) -> None:
         self.inner.close()
 

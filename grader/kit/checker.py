@@ -174,8 +174,10 @@ class Checker:
         from grader.reports.render import render_inline_feedback
         from grader.reports.terminal import print_report
 
+        # force_jupyter=False: in a Jupyter kernel rich would display each print as an output block,
+        # whatever the file, and the report would show twice (those blocks, then the HTML).
         console = Console(file=io.StringIO(), width=shutil.get_terminal_size((100, 24)).columns,
-                          color_system=None, highlight=False, soft_wrap=False)
+                          color_system=None, highlight=False, soft_wrap=False, force_jupyter=False)
         print_report(report, console=console, advice=False)
         text = console.file.getvalue()  # type: ignore[attr-defined]
         note = (f"Checked the saved file {checked}" + (f" (saved {saved})" if saved else "")

@@ -21,6 +21,24 @@ from grader.sandbox.worker import Worker
 from grader.spec import Limits
 
 _SPAWN_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "return_mb", "output_kb")
+MAX_NOTES = 12
+MAX_NOTE_CHARS = 3000
+"""Bounds on what an import's notes (a notebook's failed cells...) add to the report."""
+MAX_IMPORT_OUTPUT = 2000
+"""Characters of what a module printed while imported that the report shows."""
+
+
+def import_notes(module: str, header: dict[str, Any], printed: str) -> tuple[str, ...]:
+    """The notes of a successful import, from the worker's reply (plain text, bounded here whatever
+    the worker sent), then what the module printed while imported."""
+    sent = header.get("notes")
+    notes = [wire.clean_text(str(note)[:MAX_NOTE_CHARS]) for note in sent[:MAX_NOTES]] if isinstance(sent, list) else []
+    printed = printed.strip("\n")
+    if printed.strip():
+        cut = len(printed) - MAX_IMPORT_OUTPUT
+        notes.append(f"While {module} was imported, your code printed:\n{printed[:MAX_IMPORT_OUTPUT]}"
+                     + (f"\n[... {cut} more characters not shown]" if cut > 0 else ""))
+    return tuple(notes)
 
 
 def encode_request(call: Call) -> tuple[dict[str, Any], list[bytes]]:
@@ -83,6 +101,8 @@ class SandboxSession:
         self._import_failures: dict[str, CallOutcome] = {}
         self._imported: set[str] = set()
         """Modules the current worker has imported: one round trip per module, not per call."""
+        self._notes: dict[str, tuple[str, ...]] = {}
+        """Each module's import notes, from its first import (a new worker imports it again)."""
 
     def _ensure_worker(self, limits: Limits) -> WorkerHandle | Reply:
         key = tuple(getattr(limits, name) for name in _SPAWN_FIELDS)
@@ -126,8 +146,14 @@ class SandboxSession:
         if outcome.status in ("import_error", "missing_module"):
             self._import_failures[module] = outcome
             return outcome
+        # What the import printed is the import's, not the first problem's.
+        printed = self._new_output()
+        self._notes.setdefault(module, import_notes(module, reply.header, printed))
         self._imported.add(module)
         return None
+
+    def notes(self) -> tuple[str, ...]:
+        return tuple(note for notes in self._notes.values() for note in notes)
 
     def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
         outcomes: dict[str, CallOutcome] = {}
@@ -195,6 +221,9 @@ class InProcessSession:
                 continue
             outcomes[call.key] = outcome_from_message(call, reply, arrays, time.perf_counter() - start)
         return outcomes, ""
+
+    def notes(self) -> tuple[str, ...]:
+        return tuple(note for loaded in self.worker.notebooks.values() for note in loaded.notes())
 
     def close(self) -> None:
         pass

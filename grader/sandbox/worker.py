@@ -72,6 +72,8 @@ class Worker:
         self.modelrun: types.ModuleType | None = None
         self.sandboxed = False
         self.import_errors: dict[str, dict[str, Any]] = {}
+        self.notebooks: dict[str, notebook.Loaded] = {}
+        """What became of the cells of each module handed in as a notebook."""
 
     # --- setup ------------------------------------------------------------------------------
 
@@ -149,20 +151,34 @@ class Worker:
             }
             self.import_errors[name] = reply
             return reply, []
-        return {"status": "ok", "seconds": _perf_counter() - start}, []
+        reply = {"status": "ok", "seconds": _perf_counter() - start}
+        if name in self.notebooks:
+            reply["notes"] = self.notebooks[name].notes()
+        return reply, []
 
-    @staticmethod
-    def _import_notebook(name: str, path: Path) -> types.ModuleType:
-        """A notebook's code cells run as the module ``name`` (``hw4.ipynb`` stands for ``hw4.py``)."""
+    def _import_notebook(self, name: str, path: Path) -> types.ModuleType:
+        """A notebook's code cells run as the module ``name`` (``hw4.ipynb`` stands for ``hw4.py``),
+        cell by cell: a failing cell is remembered for the feedback, not raised."""
         module = types.ModuleType(name)
         module.__file__ = str(path)
         sys.modules[name] = module
         try:
-            notebook.load(path, module)
+            self.notebooks[name] = notebook.load(path, module, self._explain)
         except BaseException:
             del sys.modules[name]
             raise
         return module
+
+    def _source_name(self, module_name: str) -> str:
+        """The file the student handed in for a module: ``hw4.ipynb`` or ``hw4.py``."""
+        return f"{module_name}.ipynb" if module_name in self.notebooks else f"{module_name}.py"
+
+    def _not_defined(self, module_name: str, name: str) -> dict[str, Any]:
+        loaded = self.notebooks.get(module_name)
+        why = loaded.why_undefined(name) if loaded is not None else ""
+        return {"status": "not_defined",
+                "message": _trim(f"`{name}` is not defined in {self._source_name(module_name)}"
+                                 + (f": {why}" if why else ""), 1000)}
 
     def _function(self, module_name: str, function: str) -> Callable[..., Any] | dict[str, Any]:
         reply, _ = self.import_module({"module": module_name}, [])
@@ -170,9 +186,10 @@ class Worker:
             return reply
         target = getattr(self.modules[module_name], function, None)
         if target is None:
-            return {"status": "not_defined", "message": f"`{function}` is not defined in {module_name}.py"}
+            return self._not_defined(module_name, function)
         if not callable(target):
-            return {"status": "not_defined", "message": f"`{function}` in {module_name}.py is not a function"}
+            return {"status": "not_defined",
+                    "message": f"`{function}` in {self._source_name(module_name)} is not a function"}
         return target
 
     def call(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
@@ -225,7 +242,7 @@ class Worker:
                 with np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
                     value = interpreter.run(header["plan"], lookup, args, collect=self.contain_finalizers)
             except interpreter.NameNotDefined as missing:
-                return {"status": "not_defined", "message": f"`{missing.name}` is not defined in {module_name}.py"}, []
+                return self._not_defined(module_name, missing.name), []
             except interpreter.StepFailed as failed:
                 return self._error_reply(failed.__cause__ or failed, _perf_counter() - start,
                                          where=str(failed)), []
@@ -315,12 +332,10 @@ class Worker:
             # Not an exception of the student's code: what it returned did not fit the step.
             return {"status": "error", "message": _trim(f"{where}: {error}", 1000), "exception": "ScenarioMismatch",
                     "traceback": "", "seconds": seconds}
-        if isinstance(error, SystemExit):
-            message = f"called sys.exit({error.code!r})"
-        elif isinstance(error, MemoryError):
-            message = "MemoryError: ran out of memory (the sandbox's memory limit)"
-        else:
-            message = _last_line(error)
+        message = self._describe(error)
+        hint = self._name_hint(error)
+        if hint:
+            message = f"{message} ({hint})"
         return {
             "status": "error",
             "message": _trim(f"{where}: {message}" if where else message, 1000),
@@ -329,9 +344,38 @@ class Worker:
             "seconds": seconds,
         }
 
+    @staticmethod
+    def _describe(error: BaseException) -> str:
+        if isinstance(error, SystemExit):
+            return f"called sys.exit({error.code!r})"
+        if isinstance(error, MemoryError):
+            return "MemoryError: ran out of memory (the sandbox's memory limit)"
+        return _last_line(error)
+
+    def _explain(self, error: BaseException) -> tuple[str, str]:
+        """A notebook cell's error, for the feedback: one line and the trimmed traceback."""
+        return _trim(self._describe(error), 500), self.student_traceback(error)
+
+    def _name_hint(self, error: BaseException) -> str:
+        """For a NameError in a notebook: the failed cell that would have defined the name, or the
+        other tool's line that bound it and was not run."""
+        try:
+            name = getattr(error, "name", None) if _isinstance(error, NameError) else None
+        except Exception:  # noqa: BLE001 - a NameError subclass of the student's, whose `name` raises
+            return ""
+        if not _isinstance(name, str):
+            return ""
+        for loaded in self.notebooks.values():
+            why = loaded.why_undefined(name)
+            if why:
+                return f"{loaded.name}: {why}"
+        return ""
+
     def student_traceback(self, error: BaseException) -> str:
         """The traceback trimmed to frames in the submission's own files."""
         root = str(self.submission_dir)
+        if _isinstance(error, SyntaxError) and _isinstance(error.filename, str) and error.filename.startswith(root):
+            error.filename = os.path.relpath(error.filename, root)
         frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith(root)]
         for frame in frames:
             frame.filename = os.path.relpath(frame.filename, root)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,20 @@ def test_the_notebook_is_graded_and_only_its_stub_loses_points(bea: CheckedFile,
     assert lost == set(expected_examples["hw4"]["bea"])
     assert bea.report.mode == "check" and bea.report.submission == "bea"
     assert not bea.passed and 0 < bea.score < bea.report.max_score
+
+
+def test_in_a_jupyter_kernel_the_report_is_shown_once(bea: CheckedFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich displays what a console prints when it finds a Jupyter kernel, whatever file it writes to:
+    the table must go to the text only, and Jupyter show the HTML alone."""
+    import rich.console
+    import rich.jupyter
+
+    shown: list[Any] = []
+    monkeypatch.setattr(rich.console, "_is_jupyter", lambda: True)
+    monkeypatch.setattr(rich.jupyter, "display", lambda *args, **kwargs: shown.append(args))
+    again = Checker("hw4")._result(bea.report, bea.checked, saved=bea.saved)
+    assert shown == []
+    assert again.text == bea.text and f"hw4 / bea: {bea.score:.2f}" in again.text
 
 
 def test_the_inline_html_is_a_fragment_jupyter_can_show(bea: CheckedFile) -> None:

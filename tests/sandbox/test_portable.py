@@ -131,8 +131,14 @@ def test_portable_worker_gives_the_fork_servers_verdicts(both_ways, hw: str, stu
     assert kind == "PortableSandbox", "without os.fork and resource, the self-check must choose the portable worker"
     assert _verdicts(portable_report) == _verdicts(forked)
     assert portable_report.score == pytest.approx(forked.score)
+    # What the report says of the submission itself (a notebook's cells, what its import printed) too.
+    assert _submission_notes(portable_report) == _submission_notes(forked)
     assert any(note.startswith("Sandbox: portable worker (this platform has no os.fork and no resource)")
                for note in portable_report.notes)
+
+
+def _submission_notes(report: GradeReport) -> list[str]:
+    return [note for note in report.notes if not note.startswith("Sandbox:")]
 
 
 def test_wrong_answers_lose_points_through_the_portable_worker(both_ways, expected_examples: dict) -> None:
