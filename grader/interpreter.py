@@ -101,10 +101,29 @@ BUILTINS: dict[str, Callable[..., Any]] = {
 }
 
 
+_helper_modules: dict[str, types.ModuleType] = {}
+"""The spec's helpers modules made so far in this process, by source."""
+
+
+def helpers_module(code: dict[str, str] | None) -> types.ModuleType | None:
+    """The spec's helpers module, made from its source once per process (the instructor's code:
+    in a worker it runs in the sandbox, in the grader as the reference does)."""
+    if not code:
+        return None
+    source = str(code["source"])
+    if source not in _helper_modules:
+        module = types.ModuleType(str(code.get("name") or "helpers"))
+        module.__file__ = str(code.get("name") or "helpers") + ".py"
+        exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - the instructor's helpers
+        _helper_modules[source] = module
+    return _helper_modules[source]
+
+
 class _Run:
-    def __init__(self, lookup: Lookup, env: dict[str, Any]) -> None:
+    def __init__(self, lookup: Lookup, env: dict[str, Any], helpers: types.ModuleType | None = None) -> None:
         self.lookup = lookup
         self.env = env
+        self.helpers = helpers
 
     def value(self, node: list[Any]) -> Any:
         tag = node[0]
@@ -113,6 +132,10 @@ class _Run:
         if tag == "global":
             return self.lookup(node[1])
         if tag == "builtin":
+            if node[1] == "helpers":
+                if self.helpers is None:
+                    raise ValueError("`helpers` names the spec's helpers module, and this spec has none")
+                return self.helpers
             return BUILTINS[node[1]]
         if tag == "const":
             return node[1]
@@ -177,7 +200,7 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
         StepFailed: from the exception a step or read raised (``__cause__``).
         NameNotDefined: a function or class the plan needs is not in the module.
     """
-    runner = _Run(lookup, {name: live(value) for name, value in args.items()})
+    runner = _Run(lookup, {name: live(value) for name, value in args.items()}, helpers_module(plan.get("helpers")))
     try:
         for index, step in enumerate(plan["steps"]):
             seed_everything(int(plan["seed"]) + index)

@@ -24,8 +24,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-BUILTINS = frozenset({"namespace", "grad", "load_state_dict"})
-"""Helpers the interpreter provides (see ``grader.interpreter``), named like the module's own."""
+BUILTINS = frozenset({"namespace", "grad", "load_state_dict", "helpers"})
+"""Helpers the interpreter provides (see ``grader.interpreter``), named like the module's own;
+``helpers`` is the spec's module of instructor functions (``helpers.init_weights``)."""
 
 Node = list[Any]
 """A plan node: ``[tag, ...]``, plain JSON so it can cross to a worker as data."""
@@ -45,10 +46,23 @@ class Scenario:
     arguments: frozenset[str]
     """Case arguments the scenario uses."""
 
-    def plan(self, seed: int) -> dict[str, Any]:
-        """The plan sent to a worker (and run on the reference): steps, reads and the seed."""
+    def plan(self, seed: int, helpers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The plan sent to a worker (and run on the reference): steps, reads, the seed, and the
+        source of the spec's helpers module (``{"name": ..., "source": ...}``) when it has one."""
         return {"steps": list(self.steps), "reads": list(self.reads), "read_texts": list(self.read_texts),
-                "seed": seed}
+                "seed": seed, "helpers": dict(helpers) if helpers else None}
+
+    def helper_names(self) -> dict[str, str]:
+        """The names read from ``helpers`` (``helpers.init_weights``), each with the first step or
+        read that uses it, for ``grader.grading.preflight`` to look up in the helpers module."""
+        found: dict[str, str] = {}
+        nodes = [(f"step {index + 1} `{step['text']}`", [step["do"], step["to"]])
+                 for index, step in enumerate(self.steps)]
+        nodes += [(f"read `{text}`", [read]) for text, read in zip(self.read_texts, self.reads)]
+        for where, roots in nodes:
+            for name in _helper_attributes(roots):
+                found.setdefault(name, where)
+        return found
 
     def global_names(self) -> dict[str, str]:
         """The names left to the module (its functions and classes), each with the first step or read
@@ -81,6 +95,15 @@ def _globals_in(node: Any) -> list[str]:
     if len(node) == 2 and node[0] == "global" and isinstance(node[1], str):
         return [node[1]]
     return [name for item in node for name in _globals_in(item)]
+
+
+def _helper_attributes(node: Any) -> list[str]:
+    """The names ``x`` of every ``helpers.x`` anywhere in a plan node, in order."""
+    if not isinstance(node, list):
+        return []
+    if len(node) == 3 and node[0] == "attr" and node[1] == ["builtin", "helpers"] and isinstance(node[2], str):
+        return [node[2]]
+    return [name for item in node for name in _helper_attributes(item)]
 
 
 class _Parser:

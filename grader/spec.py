@@ -12,6 +12,7 @@ throughout the grader, so one declaration gives both the schema and the objects.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from pathlib import Path
 from functools import cached_property
@@ -493,6 +494,10 @@ class Assignment(_Model):
     module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Student module, e.g. hw1.")
     reference: str | None = Field(None, description="Reference module file, relative to the spec.")
     mistakes_module: str | None = Field(None, description="Module of known mistakes, relative to the spec.")
+    helpers: str | None = Field(
+        None, description="Module of the instructor's functions a scenario may call as `helpers.name` (a weight "
+        "initialiser passed as an argument, `weight_init_fn=helpers.init_weights`), relative to the spec. It "
+        "runs beside the student's code in the worker, and is shipped in the student kit.")
     checks_module: str | None = Field(
         None, description="Module of the instructor's judges for `kind: custom` checks, relative to the spec "
         "(shipped in the student kit, so public custom checks run there too).")
@@ -580,6 +585,13 @@ class Assignment(_Model):
     def mistakes_path(self) -> Path | None:
         return self.resolve(self.mistakes_module) if self.mistakes_module else None
 
+    def helpers_code(self) -> dict[str, str] | None:
+        """The helpers module as a scenario plan carries it to the worker: its name and source."""
+        if not self.helpers:
+            return None
+        path = self.resolve(self.helpers)
+        return {"name": path.stem, "source": _read_text(path)}
+
     @property
     def checks_path(self) -> Path | None:
         return self.resolve(self.checks_module) if self.checks_module else None
@@ -596,6 +608,11 @@ class Assignment(_Model):
     @property
     def max_score(self) -> float:
         return sum(problem.points for problem in self.problems)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def _check_scenario(problem: Problem, where: str) -> None:
@@ -766,7 +783,7 @@ def load_spec(name_or_path: str | Path, *, check_files: bool = True) -> Assignme
     except ValidationError as error:
         raise _spec_error(path, raw, error) from None
     if check_files:
-        for field in ("reference", "mistakes_module", "checks_module", "handout"):
+        for field in ("reference", "mistakes_module", "checks_module", "helpers", "handout"):
             relative = getattr(spec, field)
             if relative and not spec.resolve(relative).is_file():
                 raise SpecError(f"file {relative!r} does not exist (resolved to {spec.resolve(relative)})",

@@ -107,7 +107,8 @@ class ReferenceExpectations:
     def _outcome(self, problem: Problem, case: Case, lookup: interpreter.Lookup) -> Any:
         """What the problem's code returns on a case: its function's value, or its scenario's reads."""
         if problem.steps is not None:
-            return interpreter.run(problem.steps.plan(problem.seed), lookup, named_args(case))
+            return interpreter.run(problem.steps.plan(problem.seed, self.assignment.helpers_code()), lookup,
+                                   named_args(case))
         return lookup(problem.function_name)(*live(copy_args(case_args(case))))
 
     def expected(self, problem: Problem, case: Case) -> Any:
@@ -147,7 +148,7 @@ class ReferenceExpectations:
     def _gradient_of(self, problem: Problem, of: Scenario, check: GradientCheck, case: Case) -> dict[str, np.ndarray]:
         """d sum(of * upstream) / d argument, for each argument of ``wrt``: the problem's scenario (if
         any) run on the reference with that argument moved, ``of`` its last read."""
-        plan = of.plan(problem.seed)
+        plan = of.plan(problem.seed, self.assignment.helpers_code())
         lookup = self._lookup(problem)
         names = list(case.args)
         if check.method == "autograd":

@@ -15,6 +15,7 @@ cached in the expectations), only earlier.
 
 from __future__ import annotations
 
+from grader import interpreter
 from grader.errors import SpecError
 from grader.grading.expectations import ReferenceExpectations, ReferenceRaised
 from grader.scenarios import BUILTINS, Scenario
@@ -68,6 +69,17 @@ def _verify_names(assignment: Assignment, problem: Problem, scenario: Scenario |
                   reference: object) -> None:
     if scenario is None:
         return
+    helper_names = scenario.helper_names()
+    if helper_names:
+        code = assignment.helpers_code()
+        helpers = interpreter.helpers_module(code) if code else None
+        for name, where in helper_names.items():
+            if helpers is None or not hasattr(helpers, name):
+                raise SpecError(
+                    f"{where}: `helpers.{name}` is not defined: " + (
+                        f"{assignment.helpers} has no `{name}`" if helpers is not None
+                        else "the spec names no `helpers` module"),
+                    file=str(assignment.source), problem=problem.id, field=field)
     for name, where in scenario.global_names().items():
         if not callable(getattr(reference, name, None)):
             raise SpecError(

@@ -9,6 +9,7 @@
     KIT/expected.json  the precomputed expectations, value trees as ``grader.wire`` JSON nodes
     KIT/expected.npz   the arrays those nodes point to, ``a0``, ``a1``, ... (numeric, no pickles)
     KIT/handout.md     the spec's handout
+    KIT/helpers.py     the spec's helpers module, when it has one (``helpers.name`` in scenarios)
     KIT/checks.py      the spec's checks module, when it has one (the judges of ``kind: custom`` checks)
     KIT/README.md      how to run ``grader check``, ``grader ci``, ``pytest`` and ``Checker`` with the kit
     KIT/conftest.py    loads the grader's pytest plugin (``grader.pytest_plugin``)
@@ -52,6 +53,9 @@ from grader.spec import (AccuracyCheck, Assignment, CustomCheck, GradientCheck, 
 
 KIT_FORMAT = KitExpectations.FORMAT
 """Version of the expected.json layout; ``KitExpectations`` refuses other versions."""
+
+HELPERS_FILE = "helpers.py"
+"""The spec's helpers module, as the kit ships it (``helpers.name`` in scenarios)."""
 
 CHECKS_FILE = "checks.py"
 """The spec's checks module, as the kit ships it (``kind: custom`` judges)."""
@@ -172,7 +176,7 @@ def kit_spec(assignment: Assignment, kit: list[KitProblem]) -> dict[str, Any]:
         problem["checks"] = [{"kind": check.pop("kind"), **check} for check in problem["checks"]]
     spec: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("reference", "mistakes_module", "checks_module", "handout"):
+        if key in ("reference", "mistakes_module", "checks_module", "helpers", "handout"):
             continue
         spec[key] = value
         if key == "module":
@@ -182,6 +186,8 @@ def kit_spec(assignment: Assignment, kit: list[KitProblem]) -> dict[str, Any]:
                 spec["handout"] = "handout.md"
             if assignment.checks_module:
                 spec["checks_module"] = CHECKS_FILE
+            if assignment.helpers:
+                spec["helpers"] = HELPERS_FILE
     return spec
 
 
@@ -249,6 +255,8 @@ def build_kit(name_or_path: str | Path, out: Path) -> Kit:
             shutil.copyfile(assignment.resolve(assignment.handout), staging / "handout.md")
         if assignment.checks_path:  # the judges of custom checks: public custom checks run in the kit too
             shutil.copyfile(assignment.checks_path, staging / CHECKS_FILE)
+        if assignment.helpers:  # the scenarios' helpers run beside the student's code, in the kit too
+            shutil.copyfile(assignment.resolve(assignment.helpers), staging / HELPERS_FILE)
         (staging / "README.md").write_text(kit_readme(assignment, left_out), encoding="utf-8")
         (staging / "conftest.py").write_text(CONFTEST, encoding="utf-8")
         write_starter(assignment, staging / STARTER_DIR)

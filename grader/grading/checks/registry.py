@@ -77,8 +77,9 @@ class Context:
         problem's scenario (one round trip for all of its steps), whose value is its reads."""
         scenario = self.problem.steps
         if scenario is not None:
+            plan = scenario.plan(self.problem.seed, self.assignment.helpers_code())
             return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
-                        op="scenario", args=(named_args(case),), options={"plan": scenario.plan(self.problem.seed)})
+                        op="scenario", args=(named_args(case),), options={"plan": plan})
         return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
                     args=copy_args(case_args(case)))
 
