@@ -190,6 +190,9 @@ def _keepdims(node: ast.AST, scope: Scope) -> list[Replacement]:
 def _transpose(node: ast.AST, scope: Scope) -> list[Replacement]:
     if isinstance(node, ast.Attribute) and node.attr == "T" and isinstance(node.ctx, ast.Load):
         return [node.value]  # a .T forgotten
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("transpose", "mT") \
+            and len(node.args) == 2:
+        return [node.func.value]  # k.transpose(-2, -1) forgotten
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
         # X.T @ Y written Y.T @ X: the transposed result (dLdW of shape (in, out) for (out, in)).
         left, right = node.left, node.right
@@ -203,8 +206,9 @@ def _transpose(node: ast.AST, scope: Scope) -> list[Replacement]:
 def _sign(node: ast.AST, scope: Scope) -> list[Replacement]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
         return [ast.BinOp(left=node.right, op=ast.Sub(), right=node.left)]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and not isinstance(node.operand, ast.Constant):
-        return [node.operand]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Invert, ast.Not)) \
+            and not isinstance(node.operand, ast.Constant):
+        return [node.operand]  # a minus dropped, a mask not inverted
     if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub)):
         return [ast.AugAssign(target=node.target, op=ast.Sub() if isinstance(node.op, ast.Add) else ast.Add(),
                               value=node.value)]
@@ -212,11 +216,15 @@ def _sign(node: ast.AST, scope: Scope) -> list[Replacement]:
 
 
 def _dropped_term(node: ast.AST, scope: Scope) -> list[Replacement]:
-    # `+ reg * W` forgotten, a bias left out, one of batchnorm's three terms missing.
+    # `+ reg * W` forgotten, a bias left out, one of batchnorm's three terms missing; a `/ N`, a
+    # `/ sqrt(d)` or a constant factor (the 0.5 of an L2 penalty) forgotten.
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return [node.left, node.right]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Sub, ast.Div)):
         return [node.left]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return [side for side, factor in ((node.right, node.left), (node.left, node.right))
+                if isinstance(factor, ast.Constant)]
     return []
 
 
@@ -305,6 +313,22 @@ def _log_of_softmax(node: ast.AST, scope: Scope) -> list[Replacement]:
     return []
 
 
+def _softmax_from_exp(node: ast.AST, scope: Scope) -> list[Replacement]:
+    # torch.softmax(s, dim=-1) written exp(s) / exp(s).sum(dim=-1, keepdim=True): no max shift.
+    if not (isinstance(node, ast.Call) and _call_name(node) == "softmax" and node.args):
+        return []
+    namespace = _namespace_of(node, scope)
+    axis = node.args[1] if len(node.args) > 1 else next(
+        (kw.value for kw in node.keywords if kw.arg in ("dim", "axis")), None)
+    if axis is None:
+        return []
+    torch = namespace == "torch"
+    total = ast.Call(func=ast.Attribute(value=_fn(namespace, "exp", node.args[0]), attr="sum", ctx=ast.Load()), args=[],
+                     keywords=[ast.keyword(arg="dim" if torch else "axis", value=axis),
+                               ast.keyword(arg="keepdim" if torch else "keepdims", value=ast.Constant(True))])
+    return [ast.BinOp(left=_fn(namespace, "exp", node.args[0]), op=ast.Div(), right=total)]
+
+
 def _tanh_from_exp(node: ast.AST, scope: Scope) -> list[Replacement]:
     # (e^z - e^-z) / (e^z + e^-z): inf / inf = NaN above |z| of about 710.
     if isinstance(node, ast.Call) and _call_name(node) == "tanh" and len(node.args) == 1 and not node.keywords:
@@ -350,6 +374,8 @@ OPERATORS: tuple[Operator, ...] = (
     # The overflow family first: where two operators make the same code, the more telling name wins.
     Operator("no_max_shift", "overflow: exp without the max shift", _no_max_shift),
     Operator("log_of_softmax", "overflow: log of a softmax instead of log-sum-exp", _log_of_softmax),
+    Operator("softmax_from_exp", "overflow: softmax written exp(s) / sum(exp(s)), without the max shift",
+             _softmax_from_exp),
     Operator("tanh_from_exp", "overflow: tanh written (e^z - e^-z) / (e^z + e^-z)", _tanh_from_exp),
     Operator("naive_sigmoid", "overflow: 1 / (1 + exp(-x)) for a stable sigmoid", _naive_sigmoid),
     Operator("slice_unpad", "slice bounds: unpadding a:a+n written a:-a (empty when a = 0)", _slice_unpad),
@@ -361,8 +387,8 @@ OPERATORS: tuple[Operator, ...] = (
     Operator("accumulate", "state: a gradient accumulated across calls (+= never reset)", _accumulate),
     Operator("in_place", "state: an input array written in place", _in_place),
     Operator("shared_mask", "randomness: one random mask shared across the batch", _shared_mask),
-    Operator("sign", "signs: a - b flipped, a unary minus dropped", _sign),
-    Operator("dropped_term", "dropped terms: one term of a sum left out", _dropped_term),
+    Operator("sign", "signs: a - b flipped, a unary minus dropped, a mask not inverted", _sign),
+    Operator("dropped_term", "dropped terms: one term of a sum, a divisor or a constant factor left out", _dropped_term),
 )
 BY_NAME = {operator.name: operator for operator in OPERATORS}
 

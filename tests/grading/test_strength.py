@@ -62,6 +62,12 @@ def test_a_weak_spec_shows_its_survivors_with_line_operator_and_the_probe_that_k
     assert scale["mutant Scale.backward:accumulate:1 survives"].detail.endswith("with every step run twice")
 
 
+def test_an_equivalent_mutant_is_counted_but_not_reported(tmp_path: Path) -> None:
+    (summary, *rest) = report(spec_with(tmp_path))["sqdist"]
+    assert summary.ok and summary.detail.endswith(", 1 equivalent")  # (b - a)**2 is (a - b)**2
+    assert rest == []
+
+
 def test_a_case_that_exercises_each_mistake_kills_it(tmp_path: Path) -> None:
     def strengthen(problems: dict[str, Any]) -> None:
         pad0 = {"name": "pad0", "visibility": "public",
@@ -76,7 +82,7 @@ def test_a_case_that_exercises_each_mistake_kills_it(tmp_path: Path) -> None:
     for problem in ("unpad", "softmax", "Scale"):
         assert failures(findings[problem]) == [], problem
         assert not any(finding.warning for finding in findings[problem]), problem
-    assert findings["unpad"][0].detail.startswith("14 mutants: 14 killed, 0 survive")
+    assert findings["unpad"][0].detail.endswith(" killed, 0 survive, 0 equivalent")
 
 
 def test_declared_survivors_are_accepted_and_stale_or_unknown_ones_fail(tmp_path: Path) -> None:
