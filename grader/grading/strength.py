@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import copy
 import dataclasses
 import io
 import math
@@ -127,10 +126,12 @@ def _timed(seconds: float, work: Callable[[], Any]) -> tuple[Any, bool]:
 # --------------------------------------------------------------------------- probes
 
 
-def _int_paths(args: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], int]]:
-    """Integer hyper-parameters of a case: top-level ints and ints in dict arguments (not seeds)."""
+def _int_paths(problem: Problem, args: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], int]]:
+    """Integer hyper-parameters of a case: top-level ints and ints in dict arguments; not seeds,
+    nor the count of a repeated scenario step (the grader's choice, not the code's input)."""
+    counts = {step.repeat for step in problem.scenario or () if not isinstance(step, str)}
     for name, value in args.items():
-        if type(value) is int and "seed" not in name:
+        if type(value) is int and "seed" not in name and name not in counts:
             yield (name,), value
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -183,7 +184,7 @@ def probes_of(problem: Problem) -> list[Probe]:
         probes.append(Probe(case=name, change="", args=base))
         probes.append(Probe(case=name, change="every step run twice" if problem.steps else "the function called twice",
                             args=base, twice=True))
-        for path, value in _int_paths(base):
+        for path, value in _int_paths(problem, base):
             for boundary in (0, 1):
                 if boundary != value:
                     probes.append(Probe(case=name, change=f"{_path_text(path)} = {boundary}",
@@ -418,7 +419,7 @@ def _blind_spots(problem: Problem, tree: ast.Module, targets: set[str], probing:
     findings = []
     taken: dict[tuple[str, ...], set[int]] = {}
     for case in problem.cases:
-        for path, value in _int_paths(dict(zip(case.args, case_args(case)))):
+        for path, value in _int_paths(problem, dict(zip(case.args, case_args(case)))):
             taken.setdefault(path, set()).add(value)
     base = {probe.case: output for probe, output in probing.expected if not probe.change}
     for path, values in taken.items():
