@@ -172,7 +172,7 @@ def _peak(array: np.ndarray) -> float:
 
 def probes_of(problem: Problem) -> list[Probe]:
     """The cases, then each case with every step run twice, with one integer hyper-parameter at 0
-    or 1, and with one float input scaled to magnitudes 1e3 and 1e4.
+    or 1, with one float input rounded to integers, and with one scaled to magnitudes 1e3 and 1e4.
 
     Inputs are changed only along these lines: redrawing them at random would break what the
     problem assumes of them (a symmetric affinity matrix, probabilities), and report mutants that
@@ -189,6 +189,12 @@ def probes_of(problem: Problem) -> list[Probe]:
                 if boundary != value:
                     probes.append(Probe(case=name, change=f"{_path_text(path)} = {boundary}",
                                         args=_with(base, path, boundary)))
+        for arg, value in base.items():
+            # Exact zeros and ties: where `x > 0` and `x >= 0` part, and random floats never go.
+            array = _float_array(value)
+            if array is not None and not np.array_equal(np.round(array), array):
+                probes.append(Probe(case=name, change=f"{arg} rounded to integers",
+                                    args=_with(base, (arg,), _rewrap(value, np.round(array)))))
         for magnitude in MAGNITUDES:
             for arg, value in base.items():
                 array = _float_array(value)
@@ -472,10 +478,13 @@ def check_strength(assignment: Assignment, problem: Problem, expectations: Refer
     killed = sum(verdict.status in ("killed", "timed out") for verdict in verdicts)
     equivalent = sum(verdict.status == "equivalent" for verdict in verdicts)
     undeclared = [verdict for verdict in surviving if verdict.mutant.id not in declared]
-    findings.append(Finding(problem.id, "the cases kill every realistic mutant of the reference", not undeclared,
-                            f"{len(mutants)} mutants: {killed} killed, {len(surviving)} survive"
-                            f"{f' ({len(surviving) - len(undeclared)} declared)' if surviving else ''}, "
-                            f"{equivalent} equivalent"))
+    if not mutants:
+        findings.append(Finding(problem.id, "no mutation operator applies to the reference", True))
+    else:
+        findings.append(Finding(problem.id, "the cases kill every realistic mutant of the reference", not undeclared,
+                                f"{len(mutants)} mutants: {killed} killed, {len(surviving)} survive"
+                                f"{f' ({len(surviving) - len(undeclared)} declared)' if surviving else ''}, "
+                                f"{equivalent} equivalent"))
     for verdict in surviving:
         detail = _survivor_detail(verdict.mutant, lines, where, verdict.differs)
         if verdict.mutant.id in declared:
