@@ -111,6 +111,10 @@ def test_lint_fails_on_an_undeclared_survivor_and_no_strength_skips_the_report(t
     assert "[FAIL] unpad: mutant unpad:slice_unpad:1 survives" in capsys.readouterr().out
     assert main(["lint", path, "--no-strength"]) == 0
     assert "mutant" not in capsys.readouterr().out
+    assert main(["lint", path, "--problem", "Scale"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] Scale: mutant Scale.backward:accumulate:1 survives" in out and "unpad" not in out
+    assert main(["lint", path, "--problem", "nope"]) == 2
 
 
 def test_a_mutant_that_loops_is_stopped_by_its_time_limit() -> None:
