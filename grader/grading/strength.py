@@ -367,12 +367,9 @@ def _grade(assignment: Assignment, problem: Problem, module: types.ModuleType, e
 
 
 def judge(assignment: Assignment, problem: Problem, mutants: list[Mutant], expectations: ReferenceExpectations,
-          session_for: SessionFor, reference: types.ModuleType, probing: _Probing) -> list[Verdict]:
+          session_for: SessionFor, reference: types.ModuleType, probing: _Probing, time_limit: float) -> list[Verdict]:
     """Grade each mutant with the problem's checks; tell the survivors from the equivalent ones."""
     filename = str(assignment.reference_path)
-    start = time.monotonic()
-    _grade(assignment, problem, reference, expectations, session_for)  # also computes the expectations
-    time_limit = max(MIN_TIME_LIMIT, 20 * (time.monotonic() - start))
     verdicts = []
     for mutant in mutants:
         try:
@@ -467,8 +464,15 @@ def check_strength(assignment: Assignment, problem: Problem, expectations: Refer
     others = {other.function_name for other in assignment.problems} - {problem.function_name}
     targets = helpers_of(tree, {problem.function_name}, others)
     mutants = mutants_of(tree, targets)
-    probing = _Probing(problem, reference, MIN_TIME_LIMIT * 4)
-    verdicts = judge(assignment, problem, mutants, expectations, session_for, reference, probing)
+    start = time.monotonic()
+    graded = _grade(assignment, problem, reference, expectations, session_for)  # also computes the expectations
+    if graded.score < problem.points - 1e-9:
+        # Every mutant would lose points too, and the report would claim them all killed.
+        return [Finding(problem.id, "strength report", True, "not run: the reference does not pass its own checks",
+                        warning=True)]
+    time_limit = max(MIN_TIME_LIMIT, 20 * (time.monotonic() - start))
+    probing = _Probing(problem, reference, time_limit)
+    verdicts = judge(assignment, problem, mutants, expectations, session_for, reference, probing, time_limit)
     where = _where(assignment.reference_path)
     lines = assignment.reference_path.read_text(encoding="utf-8").splitlines()
     declared = {survivor.mutant: survivor.reason for survivor in problem.survivors}
