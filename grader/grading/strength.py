@@ -416,7 +416,8 @@ def _calls(tree: ast.Module, names: set[str]) -> set[str]:
     return called
 
 
-def _blind_spots(problem: Problem, tree: ast.Module, targets: set[str], probing: _Probing) -> list[Finding]:
+def _blind_spots(problem: Problem, tree: ast.Module, targets: set[str], probing: _Probing,
+                 verdicts: list[Verdict]) -> list[Finding]:
     """Warnings: boundary values of integer hyper-parameters no case takes, and magnitudes where a
     naive exp overflows that no case reaches."""
     findings = []
@@ -438,8 +439,12 @@ def _blind_spots(problem: Problem, tree: ast.Module, targets: set[str], probing:
                                         "the reference accepts it and answers differently there "
                                         f"({labels[0]}); a mistake only there goes unseen", warning=True))
     overflowing = sorted(OVERFLOWING & _calls(tree, targets))
-    # Only where the reference itself is finite at a large magnitude: there it is meant to be.
-    if overflowing and any("scaled to magnitude" in probe.change for probe, _ in probing.expected):
+    # Only where the reference itself is finite at a large magnitude (there it is meant to be),
+    # and unless a naive formula's mutant is killed: then some case does reach where it overflows
+    # (through a product, as attention's scores), whatever the magnitude of the inputs.
+    reached = any(verdict.mutant.operator.family.startswith("overflow") and verdict.status == "killed"
+                  for verdict in verdicts)
+    if overflowing and not reached and any("scaled to magnitude" in probe.change for probe, _ in probing.expected):
         peak = 0.0
         for case in problem.cases:
             for value in case_args(case):
@@ -506,7 +511,7 @@ def check_strength(assignment: Assignment, problem: Problem, expectations: Refer
             findings.append(Finding(problem.id, f"declared survivor {mutant_id} still survives", False,
                                     f"{field}: it is {'killed' if verdict.status != 'equivalent' else 'equivalent'} "
                                     "now; remove the declaration"))
-    return findings + _blind_spots(problem, tree, targets, probing)
+    return findings + _blind_spots(problem, tree, targets, probing, verdicts)
 
 
 def run_strength(assignment: Assignment, *, session_for: SessionFor, expectations: ReferenceExpectations | None = None,
