@@ -14,7 +14,8 @@ import yaml
 
 from grader.cli import main
 from grader.grading.selftest import Finding
-from grader.grading.strength import _timed, run_strength
+from grader.grading.probes import timed
+from grader.grading.strength import run_strength
 from grader.sandbox.session import InProcessSession
 from grader.spec import load_spec
 
@@ -126,6 +127,6 @@ def test_a_mutant_that_loops_is_stopped_by_its_time_limit() -> None:
                 pass
 
     start = time.monotonic()
-    assert _timed(0.2, loop) == (None, True)
+    assert timed(0.2, loop) == (None, True)
     assert time.monotonic() - start < 2
-    assert _timed(1.0, lambda: 7) == (7, False)
+    assert timed(1.0, lambda: 7) == (7, False)
