@@ -81,8 +81,13 @@ def _alarm(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:  # an alarm may fire during the clean-up itself: clean up again
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except _Timeout:
+                continue
 
 
 def timed(seconds: float, work: Callable[[], Any]) -> tuple[Any, bool]:
