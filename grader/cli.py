@@ -3,7 +3,8 @@
 No grading logic lives here. Exit codes: ``grade`` 0 whenever grading completed, whatever the
 students scored, 1 when some submissions could not be graded for a reason of the machines (a
 re-run grades them); ``check`` and ``ci`` 0 when the submission passes, 1 when not; ``lint`` 0 when
-the spec and its self-test pass, 1 when the self-test fails; 2 for a usage or spec error.
+the spec, its self-test and its strength report pass (no undeclared surviving mutant), 1 when not;
+2 for a usage or spec error.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate a spec and run its self-test")
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
+    lint.add_argument("--no-strength", action="store_true",
+                      help="skip the spec-strength report (mutants of the reference the cases must kill)")
+    lint.add_argument("--problem", action="append", default=None, metavar="ID",
+                      help="lint only this problem (repeat for several)")
     lint.add_argument("--clusters", type=Path, default=None, metavar="CLUSTERS_JSON",
                       help="also say which wrong-answer clusters of a graded class (DIR/clusters.json) "
                       "a declared mistake now explains")
@@ -270,7 +275,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from grader.grading.expectations import ReferenceExpectations
     from grader.grading.selftest import run_selftest
+    from grader.grading.strength import run_strength
     from grader.sandbox.session import InProcessSession
     from grader.spec import load_spec
 
@@ -278,7 +285,20 @@ def _lint(args: argparse.Namespace) -> int:
 
     assignment = load_spec(args.assignment)
     clusters = None if args.clusters is None else load_clusters(args.clusters, assignment)  # a bad file: before
-    findings = run_selftest(assignment, session_for=InProcessSession, data_dir=args.data_dir)
+    expectations = ReferenceExpectations(assignment, data_dir=args.data_dir)
+    selected = assignment
+    if args.problem:
+        unknown = sorted(set(args.problem) - {problem.id for problem in assignment.problems})
+        if unknown:
+            raise UsageError(f"no problem {', '.join(map(repr, unknown))} in {assignment.source}")
+        selected = assignment.model_copy(
+            update={"problems": [problem for problem in assignment.problems if problem.id in args.problem]})
+    findings = run_selftest(selected, session_for=InProcessSession, expectations=expectations)
+    if not args.no_strength:
+        # The whole spec: which functions are other problems' (and not mutated here) does not
+        # depend on the selection, nor do the mutants' ids.
+        findings += run_strength(assignment, session_for=InProcessSession, expectations=expectations,
+                                 problems=args.problem)
     for finding in findings:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]

@@ -84,7 +84,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_lint_passes_on_the_shipped_specs(assignment: str) -> None:
-    result = run_cli("lint", assignment)
+    result = run_cli("lint", assignment, "--no-strength")  # the strength report is tested on a small spec
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
     # Every problem but a model's is proven to give degenerate answers nothing.
@@ -113,6 +113,8 @@ def test_lint_fails_loudly_on_a_broken_spec(tmp_path: Path) -> None:
     assert "[FAIL] double: mistake 'same' is rejected and diagnosed - passes every check" in result.stdout
     assert "[FAIL] lonely: reference passes its own checks" in result.stdout
     assert "[FAIL] lonely: declares at least 2 wrong variants" in result.stdout
+    # Mutants of a reference that fails its own checks would all lose points: no strength is claimed.
+    assert "lonely: the cases kill every realistic mutant" not in result.stdout
 
 
 def test_bad_spec_is_a_usage_error_before_grading(tmp_path: Path) -> None:

@@ -112,7 +112,8 @@ def _public_problem(original: Problem, expectations: ReferenceExpectations) -> K
         Mistake(id=mistake.id, implementation=None, message=expectations.mistake_message(original, mistake))
         for mistake in original.mistakes
     ] if has_value_check else []
-    problem = original.model_copy(update={"cases": public, "checks": checks, "mistakes": mistakes})
+    # Declared survivors name the mistakes the cases cannot see: the instructor's notes, not the students'.
+    problem = original.model_copy(update={"cases": public, "checks": checks, "mistakes": mistakes, "survivors": []})
     return KitProblem(problem=problem, original=original, check_origin=tuple(origin))
 
 

@@ -46,6 +46,7 @@ problems:
     checks:                              # weights share the points (default 1 each)
       - {{kind: value, name: "values on the public case", cases: [worked]}}
       - {{kind: value, name: "values on the hidden case", cases: [hidden_large]}}
+      - {{kind: property, property: does_not_modify_inputs}}   # `x -= x.max(...)` writes into the caller's x
     mistakes: [no_max_shift, wrong_axis]  # softmax__no_max_shift etc. in the mistakes module
 
   # A forward/backward pair through a cache: a scenario runs steps in the student's worker

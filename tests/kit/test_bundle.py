@@ -472,3 +472,15 @@ def test_grader_bundle_command(small_spec, tmp_path, capsys) -> None:
     assert "left out (no public case): secret" in capsys.readouterr().out
     assert is_kit(tmp_path / "kit")
     assert main(["bundle", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "k2")]) == 2
+
+
+def test_kit_leaves_out_declared_survivors() -> None:
+    """A declared survivor names a mistake the cases cannot see: not for the students' spec."""
+    from grader.kit.bundle import _public_problem
+    from grader.spec import Problem
+
+    problem = Problem.model_validate({
+        "id": "f", "points": 1, "cases": [{"name": "a", "visibility": "public", "args": {"x": [1.0]}}],
+        "checks": [{"kind": "value"}], "survivors": [{"mutant": "f:sign:1", "reason": "the handout allows it"}]})
+    kit_problem = _public_problem(problem, expectations=None)  # type: ignore[arg-type]
+    assert kit_problem is not None and kit_problem.problem.survivors == [] and problem.survivors

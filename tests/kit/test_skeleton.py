@@ -14,7 +14,7 @@ def test_a_new_assignment_lints_clean_and_makes_a_starter(tmp_path: Path, capsys
     assert main(["new", "hw5", "--dir", str(tmp_path)]) == 0
     spec = tmp_path / "problems" / "hw5.yaml"
     assert main(["lint", str(spec)]) == 0
-    assert "hw5: 8 of 8 self-test checks passed" in capsys.readouterr().out
+    assert "hw5: 10 of 10 self-test checks passed" in capsys.readouterr().out  # 8, and the strength report of each problem
     assert main(["starter", str(spec), "--out", str(tmp_path / "starter")]) == 0
     assert "def affine_forward(x" in (tmp_path / "starter" / "hw5.py").read_text()
     assert main(["new", "hw5", "--dir", str(tmp_path)]) == 2  # never overwrites
