@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import resource
 import signal
 import stat
@@ -29,6 +30,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -37,6 +40,10 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_REMOUNT = 32
 MS_NOEXEC = 8
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -88,12 +95,14 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
     )
 
 
-NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+"""A worker's own mount table, network (abstract unix sockets included), processes, System V and
+POSIX IPC objects (message queues included) and host name: nothing another worker made is there."""
 
 
 def namespaces_available() -> bool:
-    """Whether a child of this process can get private mount, network and PID namespaces, and
-    mount a /proc of its own in them."""
+    """Whether a child of this process can get private mount, network, PID, IPC and UTS namespaces,
+    and mount a /proc of its own in them."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         try:
@@ -164,8 +173,9 @@ def python_paths() -> list[str]:
     return kept
 
 
-PRIVATE_FOLDERS = ("/tmp", "/dev/shm", "/var/tmp")
-"""Folders replaced by a private, size-capped tmpfs in every worker."""
+PRIVATE_FOLDERS = ("/tmp", "/dev/shm", "/var/tmp", "/run/lock")
+"""Folders replaced by a private, size-capped tmpfs in every worker: the only places it may write
+(everything else is remounted read-only, see ``_remount_read_only``)."""
 
 
 def _arrange_mounts(config: WorkerConfig) -> None:
@@ -233,6 +243,42 @@ def _arrange_mounts(config: WorkerConfig) -> None:
         mount("none", path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if config.namespaces:
         _reduce_devices()
+        _remount_read_only(keep=covers)
+
+
+_MOUNT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
+                  "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME}
+"""Per-mount flags a read-only remount must keep (in a user namespace the kernel refuses to drop them)."""
+
+
+def _mount_points() -> list[tuple[str, int, bool]]:
+    """Every mount point of this mount namespace: its path, its flags, whether it is read-only."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        # Octal escapes (\040 for a space) in the path, as mountinfo writes them.
+        path = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), fields[4])
+        options = fields[5].split(",")
+        flags = sum(_MOUNT_OPTIONS.get(option, 0) for option in options)
+        found.append((path, flags, "ro" in options))
+    return found
+
+
+def _remount_read_only(*, keep: list[str]) -> None:
+    """Make every mount of the worker's namespace read-only but ``keep`` (its private temporaries):
+    an allow list of the places it may write, so no folder of the machine (a world-writable one
+    nobody thought of included) can carry anything to another worker. A mount that cannot be made
+    read-only fails the worker's set-up rather than stay writable."""
+    for path, flags, read_only in _mount_points():
+        if read_only or any(_is_under(path, folder) for folder in keep) or _is_under(path, "/proc"):
+            continue  # /proc: the worker gets a /proc of its own, mounted over this one
+        try:
+            mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+        except OSError as error:
+            if os.path.exists(path):
+                raise OSError(error.errno, f"could not make {path} read-only for the worker: {error.strerror}") \
+                    from error
+            # Not reachable any more (beneath a folder covered above): nothing to protect.
 
 
 DEVICES = ("null", "zero", "full", "random", "urandom")
@@ -344,6 +390,9 @@ def _set_limits(config: WorkerConfig) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (config.file_size_mb * 1024 * 1024,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    # No POSIX message queue at all: one outlives its maker, and without an IPC namespace of its
+    # own nobody could list the queues a worker left behind (they need an mqueue mount to be seen).
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
     if config.uid is not None:
         # Counted per user: only meaningful when the worker has a user of its own.
         resource.setrlimit(resource.RLIMIT_NPROC, (config.processes, config.processes))

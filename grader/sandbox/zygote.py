@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 # Preloaded once, so that every worker starts warm: numpy (worker); torch and modelrun on request.
-from grader.sandbox import isolation, worker
+from grader.sandbox import isolation, leftovers, worker
 
 PRELOADABLE = {"torch": ("torch", "grader.sandbox.modelrun")}
 """What a ``preload`` request may name, and the modules it imports (never anything else); a
@@ -47,6 +47,8 @@ class ForkServer:
         self.fds_to_close: list[int] = []
         self.namespaced: set[int] = set()
         """Workers in a PID namespace of their own: killing its init kills all they started."""
+        self.writable_folders: list[str] | None = None
+        """Where a worker without namespaces could leave files for the next (``leftovers``)."""
         self.init_status: dict[int, int] = {}
         """Children started as the init of a PID namespace -> the pipe of their worker's status."""
         # As root, the fork server starts each worker's PID namespace itself (``_start_pid_namespace``).
@@ -167,8 +169,18 @@ class ForkServer:
             # ended: nothing of that user is left to kill, and a fork to kill as that user is saved.
             if not (namespaced and reaped):
                 self._kill_user(uid)
+            if not namespaced:
+                # Nothing of its own namespaces to vanish with it: what it left goes now, before
+                # its uid serves another submission.
+                self._remove_leftovers(uid)
             self.free_slots.append(uid - self.uid_base)
         return {"released": pid}
+
+    def _remove_leftovers(self, uid: int) -> None:
+        if self.writable_folders is None:  # looked for once, when first needed
+            self.writable_folders = leftovers.world_writable_folders()
+        leftovers.remove_ipc_of(uid)
+        leftovers.remove_files_of(uid, self.writable_folders)
 
     @staticmethod
     def _kill_user(uid: int) -> None:
