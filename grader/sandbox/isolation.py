@@ -23,6 +23,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from grader.sandbox.files import read_submission, submission_links, write_submission
 
@@ -196,12 +197,63 @@ def _arrange_mounts(config: WorkerConfig) -> None:
     flags = NAMESPACES if config.namespaces else CLONE_NEWNS
     if config.init:
         flags &= ~CLONE_NEWPID  # this process is already the init of a PID namespace of its own
-    unshare(flags | (0 if root else CLONE_NEWUSER))
+    # The PID namespace last: its first child would be its init, and the helper below is not.
+    unshare((flags & ~CLONE_NEWPID) | (0 if root else CLONE_NEWUSER))
     if not root:
         # Map ourselves to root inside the new user namespace so that we may mount.
         Path("/proc/self/setgroups").write_text("deny")
         Path("/proc/self/uid_map").write_text(f"0 {real_uid} 1")
         Path("/proc/self/gid_map").write_text(f"0 {real_gid} 1")
+    # The instructor's paths are handled in a short-lived helper sharing this mount namespace, so
+    # that none of the copies working with them makes (encoded, joined, split) stays in the
+    # worker's memory; the worker overwrites the request's own.
+    _in_helper(lambda: _mount_view(config))
+    forget(*config.hide)
+    if flags & CLONE_NEWPID:
+        unshare(CLONE_NEWPID)
+
+
+def _in_helper(work: Callable[[], None]) -> None:
+    """Run ``work`` in a forked child and wait for it; raise what it raised, as an OSError."""
+    report_read, report_write = os.pipe()
+    helper = os.fork()
+    if helper == 0:  # pragma: no cover - the helper
+        code = 0
+        try:
+            os.close(report_read)
+            work()
+        except BaseException as error:  # noqa: BLE001 - told to the worker, which fails its set-up
+            os.write(report_write, f"{type(error).__name__}: {error}".encode()[:4000])
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(report_write)
+    with open(report_read, "rb") as report:
+        failure = report.read()
+    _, status = os.waitpid(helper, 0)
+    if failure or status != 0:
+        raise OSError(f"arranging the worker's file system failed: {failure.decode(errors='replace')}")
+
+
+def forget(*texts: str) -> None:
+    """Overwrite the characters of ``texts`` with NULs in place, so that a request's paths do not
+    stay in memory (in this object, or in the freed memory it leaves) once used. For strings no one
+    uses afterwards; CPython's compact strings only: the characters are checked to be where the
+    object's size says before anything is written, and other strings are left as they are."""
+    for text in texts:
+        if not isinstance(text, str) or len(text) < 2 or sys.implementation.name != "cpython":
+            continue  # one character: a string CPython shares
+        widest = ord(max(text))
+        kind = 1 if widest < 0x100 else 2 if widest < 0x10000 else 4
+        cell = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32}[kind]
+        start = id(text) + sys.getsizeof(text) - (len(text) + 1) * kind
+        at = [cell.from_address(start + index * kind).value for index in (0, len(text) - 1, len(text))]
+        if at == [ord(text[0]), ord(text[-1]), 0]:
+            ctypes.memset(start, 0, len(text) * kind)
+
+
+def _mount_view(config: WorkerConfig) -> None:
+    """In the helper (``_arrange_mounts``): the worker's view of the file system."""
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     covers = [folder for folder in PRIVATE_FOLDERS if os.path.isdir(folder)] if config.namespaces else []
     workdir_parent = str(Path(config.workdir).parent)
@@ -413,6 +465,8 @@ def enter(config: WorkerConfig, status_pipe: int | None = None) -> tuple[Path, t
     workdir = Path(config.workdir)
     if config.namespaces or config.expose_only:
         _arrange_mounts(config)
+    else:
+        forget(*config.hide)  # not used without a mount namespace
     if config.init:
         assert status_pipe is not None
         _become_init(status_pipe)

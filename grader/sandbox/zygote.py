@@ -45,6 +45,8 @@ class ForkServer:
         # /root); without isolation namespaces, a mount namespace of its own can arrange that.
         self.interpreter_readable = all(isolation.traversable_by_others(p) for p in isolation.python_paths())
         self.fds_to_close: list[int] = []
+        self.buffer = bytearray(65536)
+        """Where requests are received (``_receive``)."""
         self.namespaced: set[int] = set()
         """Workers in a PID namespace of their own: killing its init kills all they started."""
         self.writable_folders: list[str] | None = None
@@ -246,12 +248,14 @@ class ForkServer:
                     os.read(wake_read, 4096)
                     self.reap()
                     continue
-                message, fds, _, _ = socket.recv_fds(self.sock, 65536, 8)
-                if not message:
+                request, fds = self._receive()
+                if request is None:
                     return
-                request = json.loads(message)
                 if request["op"] == "spawn":
                     reply = self.spawn(request, fds)
+                    # Its paths (a student's id, the instructor's folders) are overwritten: the next
+                    # worker, forked from this memory, finds nothing of this one's request.
+                    isolation.forget(*_strings(request))
                 elif request["op"] == "release":
                     reply = self.release(request)
                 elif request["op"] == "preload":
@@ -265,6 +269,23 @@ class ForkServer:
                 self.sock.send(json.dumps(reply).encode())
             self.reap()
 
+    def _receive(self) -> tuple[dict[str, Any] | None, list[int]]:
+        """The next request and the descriptors it carries, read into a buffer that is zeroed after
+        parsing, so that no copy of a request stays behind but the parsed object (see ``serve``)."""
+        size, ancillary, _, _ = self.sock.recvmsg_into([self.buffer], socket.CMSG_LEN(8 * 4))
+        fds: list[int] = []
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += struct.unpack(f"{len(data) // 4}i", data[: len(data) - len(data) % 4])
+        if not size:
+            return None, fds
+        text = str(memoryview(self.buffer)[:size], "utf-8")
+        self.buffer[:size] = bytes(size)
+        try:
+            return json.loads(text), fds
+        finally:
+            isolation.forget(text)
+
     @staticmethod
     def preload(name: str) -> None:
         try:
@@ -272,6 +293,17 @@ class ForkServer:
                 getattr(module, "warm_up", lambda: None)()
         except Exception as error:  # noqa: BLE001 - a worker that needs it will say why
             print(f"fork server: could not preload {name}: {error}", file=sys.stderr)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string value in a parsed request (not its keys)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def main() -> None:

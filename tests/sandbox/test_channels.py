@@ -61,9 +61,15 @@ def planted_on_the_machine() -> list[str]:
 def test_the_next_submission_reads_nothing_the_previous_left(tmp_path: Path, mode: str) -> None:
     assert not planted_on_the_machine(), "left over from an earlier run: remove it first"
     submissions = tmp_path / "submissions"
-    for name, role in (("a_planter", "plant"), ("b_reader", "read")):
+    planter = f"a_planter_{os.urandom(6).hex()}"
+    for name, role in ((planter, "plant"), ("b_reader", "read")):
         shutil.copytree(FIXTURE, submissions / name, ignore=shutil.ignore_patterns("__pycache__"))
         (submissions / name / "role.txt").write_text(role)
+    # What B looks for in its own memory: A's id, the instructor's folders (the spec's, the output),
+    # and, to show the scan finds what is there, a string of B's own module.
+    needles = [planter, str(SPEC.parent), str(tmp_path / "out"), TAG]
+    (submissions / "b_reader" / "needles.json").write_text(
+        json.dumps([bytes(byte ^ 0x5A for byte in needle.encode()).hex() for needle in needles]))
     completed = subprocess.run(
         [sys.executable, "-c", CLI, "grade", str(SPEC), str(submissions), "--out", str(tmp_path / "out"),
          "--workers", "1", "--isolation", mode, "--force", "--no-html"],
@@ -76,23 +82,28 @@ def test_the_next_submission_reads_nothing_the_previous_left(tmp_path: Path, mod
     ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1").mq_unlink(f"/{TAG}".encode())
     assert completed.returncode == 0, completed.stdout + completed.stderr
     results = {name: json.loads((tmp_path / "out" / name / "results.json").read_text())
-               for name in ("a_planter", "b_reader")}
-    planter, reader = probe(results["a_planter"]), probe(results["b_reader"])
+               for name in (planter, "b_reader")}
+    planted, reader = probe(results[planter]), probe(results["b_reader"])
     if mode == "auto":
         assert "no network" in results["b_reader"]["output"]
 
-    assert reader == {"found": {}}  # B, graded next, finds nothing by any channel
+    assert reader["found"] == {}  # B, graded next, finds nothing by any channel
+    # Nor in the memory it was forked with: the fork server kept nothing of A's request, and B's
+    # own worker overwrote the instructor's paths once its file system was arranged.
+    memory = dict(zip(["A's id", "spec folder", "output folder", "own module"], reader["memory"]))
+    assert memory["own module"] > 0 and not {name for name, hits in memory.items() if hits and name != "own module"}, \
+        memory
 
     # A's plants took where the machine let it write, and its own reader found each of them ...
-    assert not planter["unread"], planter
+    assert not planted["unread"], planted
     assert {"sysv shm", "sysv msg", "sysv sem", "abstract socket", "cwd", "file /tmp", "file /dev/shm"} \
-        <= set(planter["planted"]), planter
-    assert "posix mqueue" in planter["refused"]  # RLIMIT_MSGQUEUE is 0: no queue that outlives it
+        <= set(planted["planted"]), planted
+    assert "posix mqueue" in planted["refused"]  # RLIMIT_MSGQUEUE is 0: no queue that outlives it
     if mode == "auto":  # an allow list: nothing outside the private temporaries is writable
         assert {"file /tmp", "file /var/tmp", "file /dev/shm", "file /run/lock", "cwd"} >= \
-            {name for name in planter["planted"] if name.startswith(("file", "cwd"))}, planter
+            {name for name in planted["planted"] if name.startswith(("file", "cwd"))}, planted
     else:
-        assert {"file /var/tmp", "file /run/lock"} <= set(planter["planted"]), planter
+        assert {"file /var/tmp", "file /run/lock"} <= set(planted["planted"]), planted
     # ... B found none of them, nor is anything of A's left.
     assert next(test for test in results["b_reader"]["tests"] if test["name"] == "double")["score"] == 0
     assert not leftovers

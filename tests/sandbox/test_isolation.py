@@ -71,6 +71,8 @@ def run_worker(submission: Path, *, init: bool, end: int) -> tuple[int, dict]:
 def test_a_worker_sees_only_itself_and_its_end_is_reported(tmp_path: Path, init: bool, end: int) -> None:
     (tmp_path / "hw1.py").write_text("x = 1\n")
     status, seen = run_worker(tmp_path, init=init, end=end)
-    assert seen["pid"] == 2 and seen["processes"] == [1, 2]  # the namespace's init and the worker
+    # The namespace's init and the worker (pid 2, or 3 where the init forked the helper that
+    # arranged the mounts, which has ended).
+    assert seen["pid"] in (2, 3) and seen["processes"] == [1, seen["pid"]]
     assert seen["files"] == ["hw1.py"]
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == end

@@ -622,7 +622,9 @@ def test_fake_results_change_nothing(graded: Run, request: pytest.FixtureRequest
     if graded.full:
         assert "PROBE guessed \n" in graded.printed("fake_results")
     else:
-        assert f"PROBE guessed {graded.out}" in graded.printed("fake_results")
+        # Other grader runs on the machine may be guessed too: ours must be among them.
+        guessed = next(line for line in graded.printed("fake_results").splitlines() if line.startswith("PROBE guessed"))
+        assert str(graded.out) in guessed.split()[2:]
     stray = [p for p in graded.out.rglob("*") if p.name in ("results.json", "gradebook.csv")
              and p != graded.out / "gradebook.csv" and p.parent.parent != graded.out]
     assert stray == []

@@ -6,7 +6,8 @@ message queue, POSIX shared memory (/dev/shm), a file in every world-writable fo
 (/tmp, /var/tmp, /run/lock... at any depth it looks), a file in its own working folder, and an
 abstract unix socket served by a daemon it leaves running. It then reads everything back itself
 (so the reader is shown to work) and reports both as `PROBE {...}`. The reader (submission B, no
-implementation of its own) reads every channel and reports what it found.
+implementation of its own) reads every channel and reports what it found; given needles.json, it
+also counts A's id and the instructor's paths in its own memory (inherited from the fork server).
 """
 
 import ctypes
@@ -222,8 +223,58 @@ def double(x):
                   "refused": sorted(name for name, how in planted.items() if how != "planted")}
     else:
         report = {"found": {name: value for name, value in read_all().items() if value is not None}}
+        if os.path.exists("needles.json"):  # A's id and the instructor's paths, in the fork server's memory?
+            report["memory"] = scan_memory(json.load(open("needles.json")))
     raise Exception("PROBE " + json.dumps(report))
 
 
 def honest_double(x):
     return 2 * x
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+
+def scan_memory(hidden):
+    """How often each needle (hex of its bytes XOR 0x5A in needles.json, so that no plain copy is
+    read in) occurs in this process's readable memory, not counting the needle itself."""
+    needles = []
+    for code in hidden:
+        needle = bytearray(len(code) // 2)
+        for index in range(len(needle)):
+            needle[index] = int(code[2 * index:2 * index + 2], 16) ^ 0x5A
+        needles.append(needle)
+    own = {ctypes.addressof((ctypes.c_char * len(n)).from_buffer(n)) for n in needles}
+    chunk = bytearray(1 << 20)
+    chunk_at = ctypes.addressof((ctypes.c_char * len(chunk)).from_buffer(chunk))
+    overlap = max(len(n) for n in needles)
+    hits = [0] * len(needles)
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: a worker that dropped to its user may read its own /proc/self/mem
+    memory = os.open("/proc/self/mem", os.O_RDONLY)
+    try:
+        for fields in regions:
+            if not fields[1].startswith("r") or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            start, end = (int(part, 16) for part in fields[0].split("-"))
+            position = start
+            while position < end:
+                size = min(len(chunk), end - position)
+                try:
+                    got = os.preadv(memory, [memoryview(chunk)[:size]], position)
+                except OSError:
+                    break
+                for which, needle in enumerate(needles):
+                    found = chunk.find(needle, 0, got)
+                    while found >= 0:
+                        address = position + found
+                        if address not in own and not chunk_at <= address < chunk_at + len(chunk):
+                            hits[which] += 1
+                        found = chunk.find(needle, found + 1, got)
+                if got < size:
+                    break
+                position += max(size - overlap, 1) if position + size < end else size
+    finally:
+        os.close(memory)
+    return hits
