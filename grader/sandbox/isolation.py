@@ -2,8 +2,9 @@
 
 Runs in the child of the fork server, in this order: its own session (so the whole process group
 can be killed), output redirected to the grader's capture pipe, the submission read into memory,
-then, where the machine allows it, private network, mount and PID namespaces (no network; the
-instructor's folders hidden under empty read-only mounts; a private ``/tmp``; ``/dev`` and
+then, where the machine allows it, private network, mount, PID, IPC and UTS namespaces (no
+network; the instructor's folders hidden under empty read-only mounts; everything read-only but
+private temporaries such as ``/tmp``; IPC objects of its own; ``/dev`` and
 ``/sys`` reduced to what Python, numpy and torch read; a ``/proc`` of its own that shows only the
 worker's processes), resource limits, and last the drop to an unprivileged user of its own. What
 could not be applied is reported back by the fork server at start-up, so the grader can say so in
@@ -182,7 +183,8 @@ PRIVATE_FOLDERS = ("/tmp", "/dev/shm", "/var/tmp", "/run/lock")
 def _arrange_mounts(config: WorkerConfig) -> None:
     """Give the worker its view of the file system, in a private mount namespace.
 
-    With ``config.namespaces``: no network; private /tmp, /dev/shm, /var/tmp; the instructor's
+    With ``config.namespaces``: no network; private /tmp, /dev/shm, /var/tmp, /run/lock and
+    every other mount read-only; the instructor's
     folders hidden under empty read-only mounts. With ``config.expose_only`` (no isolation asked
     for, but a worker user that could not read the interpreter): only the interpreter made readable.
 

@@ -65,7 +65,8 @@ class SandboxInfo:
             return (f"Sandbox: network isolation is OFF, {files} and workers can see other processes "
                     f"(namespaces {why}); process isolation and resource limits apply; {user}.")
         user = "a dedicated unprivileged user per worker" if self.root else "the grader's own user"
-        return (f"Sandbox: no network, instructor files hidden, private /tmp, own processes only, limits, "
+        return (f"Sandbox: no network, instructor files hidden, private /tmp and IPC, everything else read-only, "
+                f"own processes only, limits, "
                 f"running as {user}.")
 
 

@@ -175,20 +175,8 @@ def test_student_text_cannot_break_out_of_its_code_block() -> None:
 
 # --- as Gradescope runs it: a Docker container, whose default seccomp profile refuses namespaces ---
 
-DOCKER_SECCOMP = """\
-import errno, os, sys
-import pyseccomp as seccomp
-# As Docker's default profile: unshare, setns and mount refused, clone refused when it asks for a
-# namespace, clone3 unknown (ENOSYS, so that the C library falls back to clone).
-rules = seccomp.SyscallFilter(seccomp.ALLOW)
-for name in ("unshare", "setns", "mount"):
-    rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
-rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-for flag in (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000):  # CLONE_NEW*
-    rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
-rules.load()
-os.execv("/bin/bash", ["bash", *sys.argv[1:]])
-"""
+DOCKER_SECCOMP = ROOT / "tests" / "sandbox" / "docker_seccomp.py"
+"""Runs a program as in a default Docker container: the namespace calls refused."""
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 READ_PACKAGE = ROOT / "tests" / "hostile" / "_read_package"
 
@@ -213,16 +201,13 @@ def _gradescope_venv(root: Path) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="Gradescope runs as root on Linux")
-def test_without_namespaces_the_package_is_kept_from_student_code(tmp_path: Path,
+def test_without_namespaces_the_package_is_kept_from_student_code(run: Run, tmp_path: Path,
                                                                   request: pytest.FixtureRequest) -> None:
-    seccomp = pytest.importorskip("pyseccomp")
+    pytest.importorskip("pyseccomp")
     dependencies = Path(next(p for p in sys.path if p.endswith("site-packages")))
     if not SYSTEM_PYTHON.exists() or not _others_can_reach(dependencies):
         pytest.skip("needs /usr/bin/python3 and a test venv other users can read (as a worker user must)")
-    del seccomp
-    package = tmp_path / "autograder.zip"
-    subprocess.run([Path(sys.executable).parent / "grader", "gradescope", "hw1", "--out", package], check=True,
-                   cwd=ROOT)
+    package = run.package  # hw1's package, as built by `grader gradescope` for the tests above
     # pytest's tmp_path is private to root (0700): Gradescope's /autograder is not.
     root = Path(tempfile.mkdtemp(prefix="autograder-"))
     root.chmod(0o755)
@@ -234,10 +219,8 @@ def test_without_namespaces_the_package_is_kept_from_student_code(tmp_path: Path
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     shutil.copytree(READ_PACKAGE, root / "submission")
     _gradescope_venv(root)
-    wrapper = tmp_path / "docker_seccomp.py"
-    wrapper.write_text(DOCKER_SECCOMP)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "AUTOGRADER_ROOT": str(root), "LANG": "C.UTF-8"}
-    completed = subprocess.run([sys.executable, wrapper, root / "run_autograder"], cwd=root, env=env,
+    completed = subprocess.run([sys.executable, DOCKER_SECCOMP, "/bin/bash", root / "run_autograder"], cwd=root, env=env,
                                capture_output=True, text=True, timeout=180)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     results = json.loads((root / "results" / "results.json").read_text())
