@@ -39,7 +39,7 @@ from grader.reports.gradescope import Visibility, to_autograder_results
 from grader.results import GradeReport
 from grader.sandbox.choice import open_sandbox
 from grader.sandbox.preload import modules_to_preload
-from grader.sandbox.server import Isolation
+from grader.sandbox.server import Isolation, Sandbox
 from grader.spec import Assignment, load_spec
 
 TORCH_REQUIREMENT = "torch==2.13.0"
@@ -153,6 +153,10 @@ def autograde(
         # Computed while the fork server boots.
         expectations = ReferenceExpectations(assignment, data_dir=data_dir)
         verify_reference(expectations)
+        if isinstance(sandbox, Sandbox):
+            # Gradescope's Docker containers refuse namespaces: there the package's own files
+            # (its source, hidden cases, data, results) are kept from workers by permissions.
+            sandbox.lock_hidden()
         report = grade_in_sandbox(assignment, folder, folder.name, expectations=expectations, sandbox=sandbox)
     data = to_autograder_results(report, assignment, hidden_visibility=hidden_visibility)
     results.write_text(json.dumps(data, indent=1), encoding="utf-8")

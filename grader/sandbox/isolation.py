@@ -2,8 +2,9 @@
 
 Runs in the child of the fork server, in this order: its own session (so the whole process group
 can be killed), output redirected to the grader's capture pipe, the submission read into memory,
-then, where the machine allows it, private network, mount and PID namespaces (no network; the
-instructor's folders hidden under empty read-only mounts; a private ``/tmp``; ``/dev`` and
+then, where the machine allows it, private network, mount, PID, IPC and UTS namespaces (no
+network; the instructor's folders hidden under empty read-only mounts; everything read-only but
+private temporaries such as ``/tmp``; IPC objects of its own; ``/dev`` and
 ``/sys`` reduced to what Python, numpy and torch read; a ``/proc`` of its own that shows only the
 worker's processes), resource limits, and last the drop to an unprivileged user of its own. What
 could not be applied is reported back by the fork server at start-up, so the grader can say so in
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import resource
 import signal
 import stat
@@ -22,6 +24,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from grader.sandbox.files import read_submission, submission_links, write_submission
 
@@ -29,6 +32,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -37,6 +42,10 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_REMOUNT = 32
 MS_NOEXEC = 8
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -88,12 +97,14 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
     )
 
 
-NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+"""A worker's own mount table, network (abstract unix sockets included), processes, System V and
+POSIX IPC objects (message queues included) and host name: nothing another worker made is there."""
 
 
 def namespaces_available() -> bool:
-    """Whether a child of this process can get private mount, network and PID namespaces, and
-    mount a /proc of its own in them."""
+    """Whether a child of this process can get private mount, network, PID, IPC and UTS namespaces,
+    and mount a /proc of its own in them."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         try:
@@ -164,14 +175,16 @@ def python_paths() -> list[str]:
     return kept
 
 
-PRIVATE_FOLDERS = ("/tmp", "/dev/shm", "/var/tmp")
-"""Folders replaced by a private, size-capped tmpfs in every worker."""
+PRIVATE_FOLDERS = ("/tmp", "/dev/shm", "/var/tmp", "/run/lock")
+"""Folders replaced by a private, size-capped tmpfs in every worker: the only places it may write
+(everything else is remounted read-only, see ``_remount_read_only``)."""
 
 
 def _arrange_mounts(config: WorkerConfig) -> None:
     """Give the worker its view of the file system, in a private mount namespace.
 
-    With ``config.namespaces``: no network; private /tmp, /dev/shm, /var/tmp; the instructor's
+    With ``config.namespaces``: no network; private /tmp, /dev/shm, /var/tmp, /run/lock and
+    every other mount read-only; the instructor's
     folders hidden under empty read-only mounts. With ``config.expose_only`` (no isolation asked
     for, but a worker user that could not read the interpreter): only the interpreter made readable.
 
@@ -186,12 +199,63 @@ def _arrange_mounts(config: WorkerConfig) -> None:
     flags = NAMESPACES if config.namespaces else CLONE_NEWNS
     if config.init:
         flags &= ~CLONE_NEWPID  # this process is already the init of a PID namespace of its own
-    unshare(flags | (0 if root else CLONE_NEWUSER))
+    # The PID namespace last: its first child would be its init, and the helper below is not.
+    unshare((flags & ~CLONE_NEWPID) | (0 if root else CLONE_NEWUSER))
     if not root:
         # Map ourselves to root inside the new user namespace so that we may mount.
         Path("/proc/self/setgroups").write_text("deny")
         Path("/proc/self/uid_map").write_text(f"0 {real_uid} 1")
         Path("/proc/self/gid_map").write_text(f"0 {real_gid} 1")
+    # The instructor's paths are handled in a short-lived helper sharing this mount namespace, so
+    # that none of the copies working with them makes (encoded, joined, split) stays in the
+    # worker's memory; the worker overwrites the request's own.
+    _in_helper(lambda: _mount_view(config))
+    forget(*config.hide)
+    if flags & CLONE_NEWPID:
+        unshare(CLONE_NEWPID)
+
+
+def _in_helper(work: Callable[[], None]) -> None:
+    """Run ``work`` in a forked child and wait for it; raise what it raised, as an OSError."""
+    report_read, report_write = os.pipe()
+    helper = os.fork()
+    if helper == 0:  # pragma: no cover - the helper
+        code = 0
+        try:
+            os.close(report_read)
+            work()
+        except BaseException as error:  # noqa: BLE001 - told to the worker, which fails its set-up
+            os.write(report_write, f"{type(error).__name__}: {error}".encode()[:4000])
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(report_write)
+    with open(report_read, "rb") as report:
+        failure = report.read()
+    _, status = os.waitpid(helper, 0)
+    if failure or status != 0:
+        raise OSError(f"arranging the worker's file system failed: {failure.decode(errors='replace')}")
+
+
+def forget(*texts: str) -> None:
+    """Overwrite the characters of ``texts`` with NULs in place, so that a request's paths do not
+    stay in memory (in this object, or in the freed memory it leaves) once used. For strings no one
+    uses afterwards; CPython's compact strings only: the characters are checked to be where the
+    object's size says before anything is written, and other strings are left as they are."""
+    for text in texts:
+        if not isinstance(text, str) or len(text) < 2 or sys.implementation.name != "cpython":
+            continue  # one character: a string CPython shares
+        widest = ord(max(text))
+        kind = 1 if widest < 0x100 else 2 if widest < 0x10000 else 4
+        cell = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32}[kind]
+        start = id(text) + sys.getsizeof(text) - (len(text) + 1) * kind
+        at = [cell.from_address(start + index * kind).value for index in (0, len(text) - 1, len(text))]
+        if at == [ord(text[0]), ord(text[-1]), 0]:
+            ctypes.memset(start, 0, len(text) * kind)
+
+
+def _mount_view(config: WorkerConfig) -> None:
+    """In the helper (``_arrange_mounts``): the worker's view of the file system."""
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     covers = [folder for folder in PRIVATE_FOLDERS if os.path.isdir(folder)] if config.namespaces else []
     workdir_parent = str(Path(config.workdir).parent)
@@ -233,6 +297,42 @@ def _arrange_mounts(config: WorkerConfig) -> None:
         mount("none", path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if config.namespaces:
         _reduce_devices()
+        _remount_read_only(keep=covers)
+
+
+_MOUNT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
+                  "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME}
+"""Per-mount flags a read-only remount must keep (in a user namespace the kernel refuses to drop them)."""
+
+
+def _mount_points() -> list[tuple[str, int, bool]]:
+    """Every mount point of this mount namespace: its path, its flags, whether it is read-only."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        # Octal escapes (\040 for a space) in the path, as mountinfo writes them.
+        path = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), fields[4])
+        options = fields[5].split(",")
+        flags = sum(_MOUNT_OPTIONS.get(option, 0) for option in options)
+        found.append((path, flags, "ro" in options))
+    return found
+
+
+def _remount_read_only(*, keep: list[str]) -> None:
+    """Make every mount of the worker's namespace read-only but ``keep`` (its private temporaries):
+    an allow list of the places it may write, so no folder of the machine (a world-writable one
+    nobody thought of included) can carry anything to another worker. A mount that cannot be made
+    read-only fails the worker's set-up rather than stay writable."""
+    for path, flags, read_only in _mount_points():
+        if read_only or any(_is_under(path, folder) for folder in keep) or _is_under(path, "/proc"):
+            continue  # /proc: the worker gets a /proc of its own, mounted over this one
+        try:
+            mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+        except OSError as error:
+            if os.path.exists(path):
+                raise OSError(error.errno, f"could not make {path} read-only for the worker: {error.strerror}") \
+                    from error
+            # Not reachable any more (beneath a folder covered above): nothing to protect.
 
 
 DEVICES = ("null", "zero", "full", "random", "urandom")
@@ -344,6 +444,9 @@ def _set_limits(config: WorkerConfig) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (config.file_size_mb * 1024 * 1024,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    # No POSIX message queue at all: one outlives its maker, and without an IPC namespace of its
+    # own nobody could list the queues a worker left behind (they need an mqueue mount to be seen).
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
     if config.uid is not None:
         # Counted per user: only meaningful when the worker has a user of its own.
         resource.setrlimit(resource.RLIMIT_NPROC, (config.processes, config.processes))
@@ -364,6 +467,8 @@ def enter(config: WorkerConfig, status_pipe: int | None = None) -> tuple[Path, t
     workdir = Path(config.workdir)
     if config.namespaces or config.expose_only:
         _arrange_mounts(config)
+    else:
+        forget(*config.hide)  # not used without a mount namespace
     if config.init:
         assert status_pipe is not None
         _become_init(status_pipe)

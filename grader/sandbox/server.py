@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,9 @@ class SandboxInfo:
     root: bool
     namespaces: bool
     isolation: Isolation
+    locked: bool = False
+    """Without namespaces: the hidden folders' permissions were taken from other users
+    (``Sandbox.lock_hidden``), so a worker's user can neither read nor write them."""
 
     @property
     def full(self) -> bool:
@@ -54,13 +57,31 @@ class SandboxInfo:
     def describe(self) -> str:
         if not self.full:
             why = "disabled by request" if self.isolation == "none" else "not allowed on this machine"
-            user = ("each worker runs as a dedicated unprivileged user" if self.root else
+            user = ("each worker runs as a dedicated unprivileged user, and what it leaves (System V IPC "
+                    "objects, files in world-writable folders) is removed when it ends" if self.root else
                     "workers run as the grader's own user and can write where it can")
-            return (f"Sandbox: network isolation is OFF, instructor files are not hidden and workers can see "
-                    f"other processes (namespaces {why}); process isolation and resource limits apply; {user}.")
+            files = ("instructor files are unreadable to workers (permissions)" if self.locked and self.root
+                     else "instructor files are not hidden")
+            return (f"Sandbox: network isolation is OFF, {files} and workers can see other processes "
+                    f"(namespaces {why}); process isolation and resource limits apply; {user}.")
         user = "a dedicated unprivileged user per worker" if self.root else "the grader's own user"
-        return (f"Sandbox: no network, instructor files hidden, private /tmp, own processes only, limits, "
+        return (f"Sandbox: no network, instructor files hidden, private /tmp and IPC, everything else read-only, "
+                f"own processes only, limits, "
                 f"running as {user}.")
+
+
+def lock_away(folders: list[Path]) -> None:
+    """Remove every permission of "other" users from ``folders``; raise ValueError, changing
+    nothing, if one of them holds the Python installation workers run (they could not start)."""
+    from grader.sandbox.isolation import python_paths
+
+    existing = [folder for folder in folders if folder.exists()]
+    for python in python_paths():
+        for folder in existing:
+            if Path(python).is_relative_to(folder.resolve()):
+                raise ValueError(f"{folder} holds {python}")
+    for folder in existing:
+        folder.chmod(folder.stat().st_mode & ~0o007)
 
 
 class Sandbox:
@@ -155,6 +176,24 @@ class Sandbox:
         if self._boot_error is not None:
             raise self._boot_error
         assert self._info is not None
+        return self._info
+
+    def lock_hidden(self) -> SandboxInfo:
+        """Where workers get no namespaces but users of their own (a root grader in a container
+        that refuses ``unshare``, such as Gradescope's): take every permission of other users from
+        the hidden folders, so that no worker can read or write them. For a grader that owns those
+        folders (an autograder package); a folder holding the Python installation is left as it
+        is, and then the run says instructor files are not hidden. Returns the isolation in force."""
+        info = self.wait_ready()
+        if info.full or not info.root:
+            return info
+        try:
+            lock_away([Path(path) for path in self.hide])
+        except OSError as error:
+            raise GraderError(f"could not make the instructor's files unreadable to student code: {error}") from error
+        except ValueError:
+            return info
+        self._info = replace(info, locked=True)
         return self._info
 
     def preload(self, *names: str) -> None:

@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 # Preloaded once, so that every worker starts warm: numpy (worker); torch and modelrun on request.
-from grader.sandbox import isolation, worker
+from grader.sandbox import isolation, leftovers, worker
 
 PRELOADABLE = {"torch": ("torch", "grader.sandbox.modelrun")}
 """What a ``preload`` request may name, and the modules it imports (never anything else); a
@@ -45,8 +45,12 @@ class ForkServer:
         # /root); without isolation namespaces, a mount namespace of its own can arrange that.
         self.interpreter_readable = all(isolation.traversable_by_others(p) for p in isolation.python_paths())
         self.fds_to_close: list[int] = []
+        self.buffer = bytearray(65536)
+        """Where requests are received (``_receive``)."""
         self.namespaced: set[int] = set()
         """Workers in a PID namespace of their own: killing its init kills all they started."""
+        self.writable_folders: list[str] | None = None
+        """Where a worker without namespaces could leave files for the next (``leftovers``)."""
         self.init_status: dict[int, int] = {}
         """Children started as the init of a PID namespace -> the pipe of their worker's status."""
         # As root, the fork server starts each worker's PID namespace itself (``_start_pid_namespace``).
@@ -167,8 +171,18 @@ class ForkServer:
             # ended: nothing of that user is left to kill, and a fork to kill as that user is saved.
             if not (namespaced and reaped):
                 self._kill_user(uid)
+            if not namespaced:
+                # Nothing of its own namespaces to vanish with it: what it left goes now, before
+                # its uid serves another submission.
+                self._remove_leftovers(uid)
             self.free_slots.append(uid - self.uid_base)
         return {"released": pid}
+
+    def _remove_leftovers(self, uid: int) -> None:
+        if self.writable_folders is None:  # looked for once, when first needed
+            self.writable_folders = leftovers.world_writable_folders()
+        leftovers.remove_ipc_of(uid)
+        leftovers.remove_files_of(uid, self.writable_folders)
 
     @staticmethod
     def _kill_user(uid: int) -> None:
@@ -234,12 +248,14 @@ class ForkServer:
                     os.read(wake_read, 4096)
                     self.reap()
                     continue
-                message, fds, _, _ = socket.recv_fds(self.sock, 65536, 8)
-                if not message:
+                request, fds = self._receive()
+                if request is None:
                     return
-                request = json.loads(message)
                 if request["op"] == "spawn":
                     reply = self.spawn(request, fds)
+                    # Its paths (a student's id, the instructor's folders) are overwritten: the next
+                    # worker, forked from this memory, finds nothing of this one's request.
+                    isolation.forget(*_strings(request))
                 elif request["op"] == "release":
                     reply = self.release(request)
                 elif request["op"] == "preload":
@@ -253,6 +269,23 @@ class ForkServer:
                 self.sock.send(json.dumps(reply).encode())
             self.reap()
 
+    def _receive(self) -> tuple[dict[str, Any] | None, list[int]]:
+        """The next request and the descriptors it carries, read into a buffer that is zeroed after
+        parsing, so that no copy of a request stays behind but the parsed object (see ``serve``)."""
+        size, ancillary, _, _ = self.sock.recvmsg_into([self.buffer], socket.CMSG_LEN(8 * 4))
+        fds: list[int] = []
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += struct.unpack(f"{len(data) // 4}i", data[: len(data) - len(data) % 4])
+        if not size:
+            return None, fds
+        text = str(memoryview(self.buffer)[:size], "utf-8")
+        self.buffer[:size] = bytes(size)
+        try:
+            return json.loads(text), fds
+        finally:
+            isolation.forget(text)
+
     @staticmethod
     def preload(name: str) -> None:
         try:
@@ -260,6 +293,17 @@ class ForkServer:
                 getattr(module, "warm_up", lambda: None)()
         except Exception as error:  # noqa: BLE001 - a worker that needs it will say why
             print(f"fork server: could not preload {name}: {error}", file=sys.stderr)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string value in a parsed request (not its keys)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def main() -> None:

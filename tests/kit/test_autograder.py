@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,3 +174,68 @@ def test_student_text_cannot_break_out_of_its_code_block() -> None:
     (test,) = to_autograder_results(report, spec)["tests"]
     assert "\n```\n# shouting" not in test["output"]  # the fence is longer than any backtick run inside
     assert "``````\n````` and *bold*\n``````" in test["output"]
+
+
+# --- as Gradescope runs it: a Docker container, whose default seccomp profile refuses namespaces ---
+
+DOCKER_SECCOMP = ROOT / "tests" / "sandbox" / "docker_seccomp.py"
+"""Runs a program as in a default Docker container: the namespace calls refused."""
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+READ_PACKAGE = ROOT / "tests" / "hostile" / "_read_package"
+
+
+def _others_can_reach(path: Path) -> bool:
+    return all(os.stat(folder).st_mode & 0o005 == 0o005 for folder in [path, *path.parents])
+
+
+def _gradescope_venv(root: Path) -> None:
+    """``ROOT/venv`` laid out as setup.sh makes it: ``python3 -m venv`` of the system Python, the
+    grader installed from ``source/grader`` (its package copied into site-packages and its
+    ``grader`` console script, as ``pip install`` of a source tree does). Its dependencies (numpy,
+    torch...), which setup.sh downloads with pip, are this test's venv's, through a .pth file."""
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", root / "venv"], check=True)
+    (site,) = (root / "venv" / "lib").glob("python3*/site-packages")
+    shutil.copytree(root / "source" / "grader" / "grader", site / "grader")
+    (site / "test-dependencies.pth").write_text(next(p for p in sys.path if p.endswith("site-packages")) + "\n")
+    script = root / "venv" / "bin" / "grader"
+    script.write_text(f"#!{root / 'venv' / 'bin' / 'python'}\nimport sys\nfrom grader.cli import main\n"
+                      "sys.exit(main())\n")
+    script.chmod(0o755)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="Gradescope runs as root on Linux")
+def test_without_namespaces_the_package_is_kept_from_student_code(run: Run, tmp_path: Path,
+                                                                  request: pytest.FixtureRequest) -> None:
+    pytest.importorskip("pyseccomp")
+    dependencies = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    if not SYSTEM_PYTHON.exists() or not _others_can_reach(dependencies):
+        pytest.skip("needs /usr/bin/python3 and a test venv other users can read (as a worker user must)")
+    package = run.package  # hw1's package, as built by `grader gradescope` for the tests above
+    # pytest's tmp_path is private to root (0700): Gradescope's /autograder is not.
+    root = Path(tempfile.mkdtemp(prefix="autograder-"))
+    root.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    with zipfile.ZipFile(package) as archive:  # as Gradescope lays it out, modes included
+        archive.extractall(root / "source")
+        for name in ("setup.sh", "run_autograder"):
+            (root / "source" / name).chmod((archive.getinfo(name).external_attr >> 16) & 0o777)
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    shutil.copytree(READ_PACKAGE, root / "submission")
+    _gradescope_venv(root)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "AUTOGRADER_ROOT": str(root), "LANG": "C.UTF-8"}
+    completed = subprocess.run([sys.executable, DOCKER_SECCOMP, "/bin/bash", root / "run_autograder"], cwd=root, env=env,
+                               capture_output=True, text=True, timeout=180)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    texts = [test["output"] for test in results["tests"]]
+    reports = [json.loads(found.group(1)) for text in texts if (found := re.search(r"PROBE (\{.*\})", text))]
+    assert reports, texts
+    report = reports[0]
+    assert str(root / "source" / "course" / "problems" / "hw1.yaml") in report["found_spec"]  # it knew where
+    # The student's code reached nothing of the package.
+    assert report["read"] == [] and report["wrote"] == [] and report["refused"] >= 6, report
+    # It graded, and said what applied.
+    assert "score" in results and results.get("score") != 100
+    assert "namespaces not allowed on this machine" in results["output"]
+    assert "instructor files are unreadable to workers" in results["output"]
+    assert "dedicated unprivileged user" in results["output"]

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -71,6 +72,29 @@ def run_worker(submission: Path, *, init: bool, end: int) -> tuple[int, dict]:
 def test_a_worker_sees_only_itself_and_its_end_is_reported(tmp_path: Path, init: bool, end: int) -> None:
     (tmp_path / "hw1.py").write_text("x = 1\n")
     status, seen = run_worker(tmp_path, init=init, end=end)
-    assert seen["pid"] == 2 and seen["processes"] == [1, 2]  # the namespace's init and the worker
+    # The namespace's init and the worker (pid 2, or 3 where the init forked the helper that
+    # arranged the mounts, which has ended).
+    assert seen["pid"] in (2, 3) and seen["processes"] == [1, seen["pid"]]
     assert seen["files"] == ["hw1.py"]
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == end
+
+
+DOCKER_SECCOMP = Path(__file__).with_name("docker_seccomp.py")
+SPEC = Path(__file__).resolve().parents[2] / "tests" / "data" / "sandbox" / "sandbox.yaml"
+
+
+@pytest.mark.skipif(all(isolation.traversable_by_others(path) for path in isolation.python_paths()),
+                    reason="needs a Python installation other users cannot read (as under /root)")
+def test_without_namespaces_an_unreadable_python_refuses_rather_than_run_as_root(tmp_path: Path) -> None:
+    """As in a Docker container (namespace calls refused) with a Python no worker user can read:
+    the grader says so and grades nothing; it never runs the student's code as root instead."""
+    pytest.importorskip("pyseccomp")
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    (tmp_path / "class" / "ada" / "attack.py").write_text("import os\nROOT = os.getuid() == 0\n")
+    completed = subprocess.run(
+        [sys.executable, DOCKER_SECCOMP, sys.executable, "-m", "grader", "grade", str(SPEC), str(tmp_path / "class"),
+         "--out", str(tmp_path / "out"), "--no-html"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert completed.returncode != 0
+    assert "no worker user can read the Python installation" in completed.stdout + completed.stderr
+    assert not (tmp_path / "out" / "ada").exists()

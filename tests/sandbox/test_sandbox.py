@@ -622,7 +622,9 @@ def test_fake_results_change_nothing(graded: Run, request: pytest.FixtureRequest
     if graded.full:
         assert "PROBE guessed \n" in graded.printed("fake_results")
     else:
-        assert f"PROBE guessed {graded.out}" in graded.printed("fake_results")
+        # Other grader runs on the machine may be guessed too: ours must be among them.
+        guessed = next(line for line in graded.printed("fake_results").splitlines() if line.startswith("PROBE guessed"))
+        assert str(graded.out) in guessed.split()[2:]
     stray = [p for p in graded.out.rglob("*") if p.name in ("results.json", "gradebook.csv")
              and p != graded.out / "gradebook.csv" and p.parent.parent != graded.out]
     assert stray == []
@@ -632,23 +634,15 @@ def test_fake_results_change_nothing(graded: Run, request: pytest.FixtureRequest
     assert owned_files(graded.submissions, graded.worker_uids) == []
     # Whatever the attack printed to stdout is shown as its output, never parsed.
     assert '"All tests passed"' in graded.printed("fake_results")
-    # Outside a private /tmp, only the shared temporary folders may have been written to, and only
-    # as the worker's own user ("none" mode: the fixture removes them).
-    if graded.full:
-        assert graded.forged_files == []
-    else:
-        assert all(path.parent in (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")) for path in graded.forged_files), \
-            graded.forged_files
-        assert all(path in graded.tmp_files for path in graded.forged_files), graded.forged_files
+    # With namespaces nothing outside a private /tmp is writable; without, the forgeries written to
+    # the shared temporary folders were removed when the worker was released.
+    assert graded.forged_files == []
 
 
-def test_files_in_shared_tmp(graded: Run) -> None:
-    if graded.full:
-        assert graded.tmp_files == []  # a private /tmp per worker
-    else:
-        # No private /tmp without namespaces: files may be left (the fixture removes them), but
-        # only as the worker's own user, never over the grader's files.
-        assert all(path.lstat().st_uid in graded.worker_uids for path in graded.tmp_files if path.exists())
+def test_files_in_shared_tmp(graded: Run, request: pytest.FixtureRequest) -> None:
+    # A private /tmp per worker; without namespaces, a worker's files there are removed at release.
+    needs_dedicated_user(graded, request)
+    assert graded.tmp_files == []
 
 
 def test_project_tree_unchanged(graded: Run, request: pytest.FixtureRequest) -> None:
