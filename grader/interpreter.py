@@ -12,6 +12,7 @@ imported lazily, by the builtins that need it.
 
 from __future__ import annotations
 
+import copy
 import gc
 import itertools
 import random
@@ -21,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader.values import live
+from grader.values import live, to_plain
 
 Lookup = Callable[[str], Any]
 """Resolves a global name (a function or class of the module); raises ``NameNotDefined``."""
@@ -230,3 +231,38 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
         del runner
         if collect:
             gc.collect()
+
+
+def plan_gradient(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], wrt: list[str], upstream: str | None,
+                  eps: float, *, collect: bool = False) -> dict[str, np.ndarray]:
+    """d sum(of * upstream) / d args[name], for each name of ``wrt``, by central differences in
+    float64, ``of`` being the plan's last read (CS231n's eval_numerical_gradient_array).
+
+    One implementation for both sides: the grader differentiates the reference's scenario with it,
+    and, for a gradient check ``through: student``, the worker differentiates the student's own
+    forward (whose backward is then graded against it). Every evaluation runs the whole plan on
+    fresh copies of the arguments, seeded as always, so a seeded dropout mask is the same each time.
+
+    Raises:
+        StepFailed, NameNotDefined: as ``run``.
+    """
+    weights = 1.0 if upstream is None else np.asarray(to_plain(live(args[upstream])), dtype=np.float64)
+
+    def objective(name: str, moved: np.ndarray) -> float:
+        values = {key: (moved.copy() if key == name else copy.deepcopy(value)) for key, value in args.items()}
+        value = np.asarray(to_plain(run(plan, lookup, values, collect=collect)[-1]), dtype=np.float64)
+        return float(np.sum(value * weights))
+
+    gradients = {}
+    for name in wrt:
+        point = np.array(to_plain(live(args[name])), dtype=np.float64)
+        gradient = np.zeros_like(point)
+        for flat in range(point.size):
+            position = np.unravel_index(flat, point.shape)
+            moved = point.copy()
+            moved[position] += eps
+            plus = objective(name, moved)
+            moved[position] -= 2 * eps
+            gradient[position] = (plus - objective(name, moved)) / (2 * eps)
+        gradients[name] = gradient
+    return gradients

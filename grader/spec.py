@@ -244,6 +244,12 @@ class GradientCheck(_CheckBase):
         "finite_difference",
         description="Central differences in float64, or torch autograd on the reference function.",
     )
+    through: Literal["reference", "student"] = Field(
+        "reference", description="Whose forward is differentiated: the reference's, or the student's own "
+        "(finite differences of the scenario run in the student's worker, as CS231n's notebooks check a "
+        "backward against its own forward): a backward consistent with a wrong forward then keeps its "
+        "credit, the forward losing its own. Needs `of`; a gradient that is all zeros, all ones or an input "
+        "handed back where the reference's is not never passes.")
     eps: float = Field(1e-6, gt=0, description="Finite-difference step.")
     rtol: float = Field(1e-4, ge=0, description="Relative tolerance, as in torch.autograd.gradcheck.")
     atol: float = Field(1e-6, ge=0, description="Absolute tolerance, as in torch.autograd.gradcheck.")
@@ -707,6 +713,9 @@ def _check_gradient(problem: Problem, check: GradientCheck, arg_names: set[str],
         raise _FieldError(f"{where}.upstream", f"unknown argument {check.upstream!r}; arguments are {sorted(arg_names)}")
     if check.upstream is not None and check.of is None:
         raise _FieldError(f"{where}.upstream", "upstream weights `of`; give `of`")
+    if check.through == "student" and (check.of is None or check.method != "finite_difference"):
+        raise _FieldError(f"{where}.through", "through: student takes finite differences of the scenario's `of` "
+                          "in the student's worker: give `of`, with method finite_difference")
     try:
         problem.gradient_of(check)
     except ScenarioSyntaxError as error:

@@ -164,14 +164,8 @@ class ReferenceExpectations:
             grads = torch.autograd.grad((value * weights.to(value.dtype)).sum(), [args[name] for name in check.wrt])
             return {name: grad.detach().numpy().astype(np.float64) for name, grad in zip(check.wrt, grads)}
 
-        def objective(*values: Any) -> float:
-            reads = interpreter.run(plan, lookup, dict(zip(names, copy_args(values))))
-            value = np.asarray(to_plain(reads[-1]), dtype=np.float64)
-            weights = 1.0 if check.upstream is None else np.asarray(values[names.index(check.upstream)], np.float64)
-            return float(np.sum(value * weights))
-
-        args = case_args(case)
-        return {name: numerical_gradient(objective, args, names.index(name), check.eps) for name in check.wrt}
+        return interpreter.plan_gradient(plan, lookup, dict(zip(names, case_args(case))), list(check.wrt),
+                                         check.upstream, check.eps)
 
     def mistake_function(self, problem: Problem, mistake: Mistake) -> Callable[..., Any]:
         if self._mistakes is None:

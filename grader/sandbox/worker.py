@@ -240,7 +240,16 @@ class Worker:
             warnings.simplefilter("always")
             try:
                 with np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
-                    value = interpreter.run(header["plan"], lookup, args, collect=self.contain_finalizers)
+                    numgrad = header.get("numgrad")
+                    if isinstance(numgrad, dict):
+                        # A gradient check `through: student`: the numerical gradient of the student's
+                        # own forward, which their backward is graded against.
+                        value = interpreter.plan_gradient(
+                            header["plan"], lookup, args, [str(name) for name in numgrad["wrt"]],
+                            None if numgrad.get("upstream") is None else str(numgrad["upstream"]),
+                            float(numgrad["eps"]), collect=self.contain_finalizers)
+                    else:
+                        value = interpreter.run(header["plan"], lookup, args, collect=self.contain_finalizers)
             except interpreter.NameNotDefined as missing:
                 return self._not_defined(module_name, missing.name), []
             except interpreter.StepFailed as failed:

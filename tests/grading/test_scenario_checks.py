@@ -251,3 +251,59 @@ def test_properties_of_a_scenario(tmp_path: Path, body: str, failing: set[str]) 
     result = grade(tmp_path, FORWARD_PROPERTIES, student)
     assert {check.name for check in result.checks if check.outcome is not Outcome.PASSED} == failing
     assert (result.score == 3.0) == (not failing)
+
+
+DROPOUT = '''
+import numpy as np
+
+def dropout_forward(x, p):
+    mask = (np.random.rand(*x.shape) < p) / p
+    return x * mask, mask
+
+def dropout_backward(dout, cache):
+    return dout * cache
+'''
+
+DROPOUT_BACKWARD = {
+    "id": "dropout_backward",
+    "points": 2,
+    "scenario": ["out, cache = dropout_forward(x, p)", "dx = dropout_backward(dout, cache)"],
+    "read": ["dx"],
+    "cases": [{"name": "pub", "visibility": "public", "args": {
+        "x": {"random": "normal", "shape": [4, 5], "seed": 1}, "p": 0.6,
+        "dout": {"random": "normal", "shape": [4, 5], "seed": 2}}}],
+    "checks": [{"kind": "gradient", "of": "out", "upstream": "dout", "wrt": {"x": "dx"}, "through": "student"}],
+}
+
+
+def dropout_grade(tmp_path: Path, student: str, through: str = "student") -> ProblemResult:
+    (tmp_path / "ref.py").write_text(DROPOUT)
+    problem = {**DROPOUT_BACKWARD, "checks": [{**DROPOUT_BACKWARD["checks"][0], "through": through}]}
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    module = types.ModuleType("student")
+    exec(student, module.__dict__)  # noqa: S102 - trusted test code
+    return grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                         ReferenceExpectations(assignment), "grade")
+
+
+SHARED_MASK = DROPOUT.replace("np.random.rand(*x.shape)", "np.random.rand(*x.shape[1:])")
+
+
+@pytest.mark.parametrize(("student", "points"), [
+    (DROPOUT, 2.0),
+    (SHARED_MASK, 2.0),                                                   # the forward's mistake is the forward's
+    (DROPOUT.replace("return dout * cache", "return dout"), 0.0),          # the mask ignored
+    (DROPOUT.replace("return dout * cache", "return dout * cache * 0.6"), 0.0),
+    (DROPOUT.replace("return x * mask, mask", "return x, mask").replace("return dout * cache", "return dout"), 0.0),
+    (DROPOUT.replace("return x * mask, mask", "return 0 * x, mask").replace("return dout * cache", "return 0 * dout"),
+     0.0),                                                                 # consistent, but knows nothing
+])
+def test_a_backward_graded_through_its_own_forward(tmp_path: Path, student: str, points: float) -> None:
+    result = dropout_grade(tmp_path, student)
+    assert result.score == points, result.checks[0].message
+
+
+def test_through_the_reference_a_forward_mistake_costs_the_backward_too(tmp_path: Path) -> None:
+    assert dropout_grade(tmp_path, SHARED_MASK, through="reference").score == 0

@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader.calls import CallOutcome
+from grader.calls import Call, CallOutcome
+from grader.cases import case_args, named_args
 from grader.compare import as_array, summarize
 from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
@@ -97,12 +98,71 @@ def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck,
     )
 
 
-@register("gradient", plan=plan_base_calls)
+def _own_gradient_key(ctx: Context, case: Case) -> str:
+    return f"{ctx.base_key(case)}/own-gradient#{ctx.check_index}"
+
+
+def _plan_gradient(ctx: Context, check: GradientCheck) -> list[Call]:
+    """The base calls, and for ``through: student`` one more per case: the numerical gradient of
+    the student's own forward, taken in their worker (``interpreter.plan_gradient``)."""
+    calls = plan_base_calls(ctx, check)
+    if check.through == "student":
+        of = ctx.problem.gradient_of(check)
+        assert of is not None  # the spec requires `of` with through: student
+        plan = of.plan(ctx.problem.seed, ctx.assignment.helpers_code())
+        numgrad = {"wrt": list(check.wrt), "upstream": check.upstream, "eps": check.eps}
+        calls += [Call(key=_own_gradient_key(ctx, case), module=ctx.module, function=ctx.problem.function_name,
+                       op="scenario", args=(named_args(case),), options={"plan": plan, "numgrad": numgrad})
+                  for case in ctx.cases()]
+    return calls
+
+
+def _own_gradient(ctx: Context, check: GradientCheck, case: Case) -> tuple[dict[str, np.ndarray] | None, str]:
+    """The numerical gradient of the student's own forward on ``case``, or why it cannot be had.
+
+    A gradient an answer knowing nothing would give (all zeros, all ones, an input handed back)
+    where the reference's is not is refused: a forward that ignores its input and a backward that
+    returns zeros agree with each other, and must not earn the backward's points for it."""
+    outcome = ctx.outcomes[_own_gradient_key(ctx, case)]
+    if not outcome.ok:
+        return None, f"the numerical gradient of your own forward could not be taken: {outcome.message}"
+    value = outcome.value
+    reference = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
+    if not isinstance(value, dict) or set(value) != set(check.wrt):
+        return None, "the numerical gradient of your own forward could not be taken"
+    inputs = [np.asarray(arg, dtype=np.float64) for arg in case_args(case)
+              if isinstance(arg, np.ndarray) and arg.dtype.kind in "biuf"]
+    gradients = {}
+    for name in check.wrt:
+        own = as_array(value[name])
+        if own is None or own.shape != np.shape(reference[name]):
+            return None, f"the numerical gradient of your own forward with respect to {name} has the wrong shape"
+        own = own.astype(np.float64)
+        if _trivial(own, inputs) and not _trivial(np.asarray(reference[name], dtype=np.float64), inputs):
+            return None, (f"your forward's numerical gradient with respect to {name} is all zeros, all ones or an "
+                          "input handed back, where the reference's is not: the forward does not compute it")
+        gradients[name] = own
+    return gradients, ""
+
+
+def _trivial(gradient: np.ndarray, inputs: list[np.ndarray]) -> bool:
+    candidates = [np.zeros_like(gradient), np.ones_like(gradient)] + [i for i in inputs if i.shape == gradient.shape]
+    return any(np.allclose(gradient, candidate, rtol=1e-6, atol=1e-9) for candidate in candidates)
+
+
+@register("gradient", plan=_plan_gradient)
 def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
-    """Each requested part of the student's output against the numerical derivative."""
+    """Each requested part of the student's output against the numerical derivative (of the
+    reference's forward, or with ``through: student`` of the student's own)."""
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
-        numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
+        if check.through == "student":
+            numerical, problem = _own_gradient(ctx, check, case)
+            if numerical is None:
+                return case_result(ctx, case, Outcome.FAILED, problem, hidden_message="gradient wrong on a hidden case",
+                                   inputs=inputs_text(ctx, case))
+        else:
+            numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
         comparisons = []
         for arg, path in check.wrt.items():
             label = f"d/d{arg}"
