@@ -21,7 +21,7 @@ from grader import __version__
 from grader.errors import GraderError
 from grader.reports import plots
 from grader.reports.summary import ClassSummary
-from grader.results import CaseResult, CheckResult, Comparison, GradeReport, Outcome, ProblemResult
+from grader.results import CaseResult, CheckResult, Comparison, GradeReport, Outcome, ProblemResult, describe_troubles
 
 OUTPUT_SHOWN = 20_000
 """Characters of a problem's captured output shown in the report (the sandbox bounds it too)."""
@@ -391,6 +391,7 @@ def summary_context(summary: ClassSummary) -> dict[str, Any]:
              "mistakes": [{"mistake": m.mistake, "message": m.message, "count": m.count} for m in p.mistakes]}
             for p in problems
         ],
+        "troubles": describe_troubles(c.kind for c in summary.crashes),
         "crashes": [
             {"submission": c.submission, "href": _feedback_href(c.submission), "problem": c.problem,
              "kind": {"import_error": "does not import", "limit": "hit a limit", "missing": "missing",

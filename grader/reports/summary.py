@@ -12,10 +12,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from grader.results import GradeReport, Outcome, ProblemResult
+from grader.results import GradeReport, ProblemResult
 
-CRASH_STATUSES = ("import_error", "limit")
-CRASH_OUTCOMES = (Outcome.ERROR, Outcome.TIMEOUT)
 MISTAKES_SHOWN = 5
 
 
@@ -31,7 +29,8 @@ class ProblemRecord:
     mistakes: tuple[tuple[str, str], ...] = ()
     """Diagnosed mistakes: (id, plain-words message)."""
     crash: str = ""
-    """'' when the code ran; else 'import_error', 'limit', 'missing', 'error' or 'timeout'."""
+    """'' when the code ran; else ``ProblemResult.trouble``'s kind: 'import_error', 'limit', 'missing',
+    'error' or 'timeout'."""
     crash_message: str = ""
 
 
@@ -58,19 +57,8 @@ class SubmissionRecord:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
 
-def _crash(problem: ProblemResult) -> tuple[str, str]:
-    if problem.status in CRASH_STATUSES:
-        return problem.status, problem.message
-    for check in problem.checks:
-        if check.outcome in CRASH_OUTCOMES:
-            # A missing function or module fails every check with an error: name it for what it is.
-            kind = "missing" if problem.status == "missing" else check.outcome.value
-            return kind, problem.message or check.message
-    return "", ""
-
-
 def _problem_record(problem: ProblemResult) -> ProblemRecord:
-    crash, message = _crash(problem)
+    crash, message = problem.trouble
     return ProblemRecord(
         problem=problem.problem,
         score=problem.score,
