@@ -32,14 +32,26 @@ def test_float32_results_get_float32_tolerance() -> None:
 
 
 def test_shape_is_compared_before_values() -> None:
-    result = compare_arrays(np.zeros((1, 3)), np.zeros(3), rtol=None, atol=None)
+    result = compare_arrays(np.zeros((2, 3)), np.zeros(3), rtol=None, atol=None)
     assert not result.equal and result.reason == "shape"
-    assert "expected shape (3,), got shape (1, 3)" in result.message
+    assert "expected shape (3,), got shape (2, 3)" in result.message
+
+
+def test_right_values_in_a_shape_with_extra_singleton_dimensions_are_said_so() -> None:
+    values = np.array([0.5, -1.25, 3.0])
+    result = compare_arrays(values[None, :], values, rtol=None, atol=None)
+    assert not result.equal and result.reason == "shape_only"
+    assert result.message == "values right, shape (1, 3) where (3,) is asked"
+    assert compare_arrays(values[:, None], values[None, :], rtol=None, atol=None).reason == "shape_only"
+    wrong = compare_arrays(values[None, :] + 1, values, rtol=None, atol=None)
+    assert wrong.reason == "shape" and "expected shape (3,), got shape (1, 3)" in wrong.message
 
 
 def test_scalar_against_length_one_array_is_a_shape_error() -> None:
     (result,) = compare(np.array([0.5]), 0.5)
-    assert result.reason == "shape" and "expected a scalar" in result.message
+    assert result.reason == "shape_only" and "values right, shape (1,) where a scalar is asked" in result.message
+    (wrong,) = compare(np.array([0.25]), 0.5)
+    assert wrong.reason == "shape" and "expected a scalar" in wrong.message
 
 
 def test_python_float_and_zero_d_array_are_both_scalars() -> None:
@@ -104,7 +116,10 @@ def test_summarize_is_compact() -> None:
 
 def test_wrong_answer_where_zero_is_expected() -> None:
     (result,) = compare(5.0, 0.0)
-    assert not result.equal and "largest absolute error 5" in result.message
+    assert not result.equal and "expected 0, got 5" in result.message and "relative" not in result.message
+    (array,) = compare(np.array([1.0, 3.2, 2.0]), np.array([1.0, 0.0, 2.0]))
+    assert "1 of 3 values differ: expected 0 at (1,), got 3.2" in array.message
+    assert "relative" not in array.message and "e+30" not in array.message
 
 
 def test_a_single_element_array_counts_as_a_scalar_only_when_the_spec_says_so() -> None:
@@ -112,6 +127,6 @@ def test_a_single_element_array_counts_as_a_scalar_only_when_the_spec_says_so() 
     (lenient,) = compare(np.array([[2.0]]), 2.0, single_element_scalars=True)
     (wrong,) = compare(np.array([[2.5]]), 2.0, single_element_scalars=True)
     (two,) = compare(np.array([2.0, 2.0]), 2.0, single_element_scalars=True)
-    assert strict.reason == "shape" and lenient.equal
+    assert strict.reason == "shape_only" and lenient.equal
     assert not wrong.equal and wrong.reason == "values"
     assert not two.equal and two.reason == "shape"
