@@ -17,7 +17,7 @@ from grader.spec import Case, PropertyCheck, StabilityCheck, ValueCheck
 from grader.values import select
 
 
-def _value_comparisons(ctx: Context, check: ValueCheck, case: Case, value: Any, expected: Any) -> list[Comparison]:
+def value_comparisons(ctx: Context, check: ValueCheck, case: Case, value: Any, expected: Any) -> list[Comparison]:
     """How ``value`` differs from the reference's output on ``case``, under ``check``'s tolerance."""
     detail = case.visibility == "public"
     if check.parts is None:
@@ -66,7 +66,7 @@ def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         expected = ctx.expectations.expected(ctx.problem, case)
-        comparisons = _value_comparisons(ctx, check, case, outcome.value, expected)
+        comparisons = value_comparisons(ctx, check, case, outcome.value, expected)
         parts = part_credits(_value_parts(ctx, check, expected), comparisons, case, check.shape_credit, matches)
         wrong = [c for c in comparisons if not c.equal]
         if not wrong:
@@ -114,7 +114,7 @@ def check_stability(ctx: Context, check: StabilityCheck) -> CheckResult:
             problems.append("floating-point warning: " + "; ".join(dict.fromkeys(outcome.warnings)))
         expected = ctx.expectations.expected(ctx.problem, case)
         if not bad:
-            wrong = [c for c in _value_comparisons(ctx, _value_check_of(ctx, case), case, outcome.value, expected)
+            wrong = [c for c in value_comparisons(ctx, _value_check_of(ctx, case), case, outcome.value, expected)
                      if not c.equal]
             if wrong:
                 problems.append("wrong values: " + listed([(f"{c.path}: " if c.path else "") + c.message
