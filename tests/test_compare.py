@@ -130,3 +130,41 @@ def test_a_single_element_array_counts_as_a_scalar_only_when_the_spec_says_so() 
     assert strict.reason == "shape_only" and lenient.equal
     assert not wrong.equal and wrong.reason == "values"
     assert not two.equal and two.reason == "shape"
+
+
+def test_an_all_nan_output_says_so() -> None:
+    result = compare_arrays(np.full((2, 3), np.nan), np.ones((2, 3)), rtol=None, atol=None)
+    assert result.reason == "nan" and result.non_finite == 6
+    assert "6 of 6 values differ: every value is NaN where numbers are expected" in result.message
+    assert "largest absolute error" not in result.message
+
+
+def test_one_nan_does_not_make_every_mismatch_a_nan() -> None:
+    expected = np.arange(1.0, 7.0)
+    obtained = expected * 2
+    obtained[0] = np.nan
+    obtained[1] = np.inf
+    result = compare_arrays(obtained, expected, rtol=None, atol=None)
+    assert result.message.startswith("6 of 6 values differ: 1 NaN and 1 inf where numbers are expected; among the "
+                                     "others largest absolute error 6 at (5,) (expected 6, got 12), largest relative "
+                                     "error 1")
+
+
+def test_relative_error_is_one_definition_for_values_and_gradients() -> None:
+    expected = np.array([0.5, -2.0, 4.0])
+    obtained = np.array([0.5, 2.0, 4.0])
+    value = compare_arrays(obtained, expected, rtol=1e-6, atol=1e-9)
+    gradient = compare_arrays(obtained, expected, rtol=1e-4, atol=1e-6, rule="sum")
+    assert value.max_rel_error == gradient.max_rel_error == pytest.approx(2.0)  # |2 - (-2)| / |-2|
+    assert "largest relative error 2" in value.message and "largest relative error 2" in gradient.message
+
+
+def test_previews_are_cut_between_elements() -> None:
+    text = summarize(tuple(np.full(3, 1.23456789) * i for i in range(40)), limit=120)
+    assert len(text) <= 120 and text.endswith("more)")
+    assert all(item.strip().startswith("[") for item in text[1:].split("], ")[:-1])
+    array = summarize(np.arange(60.0).reshape(3, 4, 5) + 0.123456, limit=80)
+    assert len(array) <= 80 and array.endswith("... shape=(3, 4, 5)")
+    body = array.removesuffix(" ... shape=(3, 4, 5)")
+    assert body.endswith(",") or body.endswith("]")  # never inside a number
+    assert summarize("x" * 500, limit=50).endswith(" ...")

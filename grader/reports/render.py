@@ -100,6 +100,8 @@ TOLERANCE_RULES = {
     "gradient": "|obtained − expected| ≤ atol + rtol·|expected|",
 }
 DEFAULT_TOLERANCE_RULE = "|obtained − expected| ≤ max(rtol·|expected|, atol)"
+RELATIVE_ERROR = "|obtained − expected| / |expected|, over the entries whose expected value is not 0"
+"""grader.compare.RELATIVE_ERROR, typeset."""
 
 
 def _comparison(comparison: Comparison, kind: str) -> dict[str, Any]:
@@ -115,6 +117,7 @@ def _comparison(comparison: Comparison, kind: str) -> dict[str, Any]:
         "max_rel": number(comparison.max_rel_error),
         "tolerance": f"rtol={comparison.rtol:g}, atol={comparison.atol:g}",
         "rule": TOLERANCE_RULES.get(kind, DEFAULT_TOLERANCE_RULE),
+        "relative": RELATIVE_ERROR,
         "first": [
             {"index": index, "obtained": number(got),
              "expected": number(want), "difference": number(abs(got - want))}
