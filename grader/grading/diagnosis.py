@@ -35,33 +35,26 @@ LOOSE_RTOL = 0.05
 """How near a student's wrong value must be to the variant's, relatively (a different formula for
 the same mistake differs in rounding, an epsilon, the order of a sum)."""
 LOOSE_ATOL = 1e-3
-"""The same, absolutely, as a share of the largest finite magnitude of the reference on the case."""
+"""The same, absolutely, as a share of the largest finite magnitude of the reference's part."""
 
 
-def _scale(reference: Any) -> float:
-    """The largest finite magnitude in a reference output (1 when it has none)."""
-    if isinstance(reference, (tuple, list)) and as_array(reference) is None:
-        return max((_scale(item) for item in reference), default=1.0)
-    if isinstance(reference, dict):
-        return max((_scale(item) for item in reference.values()), default=1.0)
-    array = as_array(reference)
-    if array is None or array.dtype.kind not in "biuf":
-        return 1.0
-    finite = np.abs(array[np.isfinite(array)].astype(np.float64))
+def _scale(reference: np.ndarray) -> float:
+    """The largest finite magnitude of a reference part (1 when it has none)."""
+    finite = np.abs(reference[np.isfinite(reference)])
     return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
 
-def _alike(student: Any, mistaken: Any, reference: Any, atol: float) -> bool:
+def _alike(student: Any, mistaken: Any, reference: Any) -> bool:
     """Do two wrong answers go wrong the same way (see the module's docstring), leaf by leaf."""
     if isinstance(reference, (tuple, dict)) or (isinstance(reference, list) and as_array(reference) is None):
         if isinstance(reference, dict):
             if not (isinstance(student, dict) and isinstance(mistaken, dict)):
                 return describe_type(student) == describe_type(mistaken)
-            return all(_alike(student.get(key), mistaken.get(key), item, atol) for key, item in reference.items())
+            return all(_alike(student.get(key), mistaken.get(key), item) for key, item in reference.items())
         if not (isinstance(student, (tuple, list)) and isinstance(mistaken, (tuple, list))
                 and len(student) == len(mistaken) == len(reference)):
             return describe_type(student) == describe_type(mistaken)
-        return all(_alike(s, m, r, atol) for s, m, r in zip(student, mistaken, reference))
+        return all(_alike(s, m, r) for s, m, r in zip(student, mistaken, reference))
     got, wrong, want = as_array(student), as_array(mistaken), as_array(reference)
     if got is None or wrong is None or want is None:
         return describe_type(student) == describe_type(mistaken) and (
@@ -77,6 +70,7 @@ def _alike(student: Any, mistaken: Any, reference: Any, atol: float) -> bool:
     if bool((~np.isfinite(got) & finite_reference).any()) != bool((~np.isfinite(wrong) & finite_reference).any()):
         return False
     both = np.isfinite(got) & np.isfinite(wrong)
+    atol = LOOSE_ATOL * _scale(want.astype(np.float64))
     with np.errstate(all="ignore"):
         return bool(np.all(np.abs(got[both] - wrong[both]) <= atol + LOOSE_RTOL * np.abs(wrong[both])))
 
@@ -88,11 +82,14 @@ def behaves_like(ctx: Context, check: ValueCheck, case: Case, outcome: CallOutco
     if not outcome.ok:
         return False
     expected = ctx.expectations.expected(ctx.problem, case)
-    wrong_parts = {c.path for c in value_comparisons(ctx, check, case, outcome.value, expected) if not c.equal}
-    mistaken_parts = {c.path for c in value_comparisons(ctx, check, case, mistaken, expected) if not c.equal}
-    if wrong_parts != mistaken_parts:
+    try:
+        wrong_parts = {c.path for c in value_comparisons(ctx, check, case, outcome.value, expected) if not c.equal}
+        mistaken_parts = {c.path for c in value_comparisons(ctx, check, case, mistaken, expected) if not c.equal}
+        if wrong_parts != mistaken_parts:
+            return False
+        return not wrong_parts or _alike(outcome.value, mistaken, expected)
+    except (TypeError, ValueError):  # an answer of a kind no number can be read from is no known mistake
         return False
-    return not wrong_parts or _alike(outcome.value, mistaken, expected, LOOSE_ATOL * _scale(expected))
 
 
 def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapping[str, CallOutcome]) -> tuple[Diagnosis, ...]:

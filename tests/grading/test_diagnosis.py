@@ -169,3 +169,8 @@ def test_lint_still_names_each_declared_mistake_as_itself_only(tmp_path: Path) -
     assignment = load(tmp_path)
     findings = check_problem(assignment, assignment.problems[0], ReferenceExpectations(assignment), InProcessSession)
     assert all(finding.ok for finding in findings), [finding.line() for finding in findings if not finding.ok]
+
+
+def test_an_answer_of_no_numeric_kind_is_graded_and_not_diagnosed(tmp_path: Path) -> None:
+    result = grade(tmp_path, "def softmax_loss(x, y):\n    return np.array(['a', 'b'], dtype=object), 'dx'\n")
+    assert result.score == 0 and result.diagnoses == ()
