@@ -117,8 +117,10 @@ def _type_mismatch(path: str, wanted: str, obtained: Any) -> Comparison:
     return Comparison(path=path, equal=False, reason="type", message=f"expected {wanted}, got {describe_type(obtained)}")
 
 
-RELATIVE_ERROR = "|obtained - expected| / |expected|, over the entries whose expected value is not 0"
-"""The one definition of relative error in every message and report (value and gradient checks alike)."""
+RELATIVE_ERROR = "|obtained - expected| / |expected|, over the entries whose expected value exceeds atol in magnitude"
+"""The one definition of relative error in every message and report (value and gradient checks alike).
+Where the expected value is 0 or within atol of it, the absolute tolerance decides and a ratio would
+say nothing (4.81e+307): the message says "expected 0, got 3.2" instead."""
 
 TOLERANCE_RULES = {
     "max": "|obtained - expected| <= max(rtol * |expected|, atol)",
@@ -175,7 +177,7 @@ def compare_arrays(
         mismatched = int(bad.sum())
         finite = np.isfinite(diff)
         max_abs = float(diff[finite].max()) if finite.any() else None
-        relative = finite & (want != 0)
+        relative = finite & (np.abs(want) > a) & (want != 0)
         max_rel = float((diff[relative] / np.abs(want[relative])).max()) if relative.any() else None
     if not mismatched:
         return Comparison(path=path, equal=True, total=int(want.size), rtol=r, atol=a, max_abs_error=max_abs,
@@ -193,19 +195,19 @@ def compare_arrays(
     # elsewhere is counted, not allowed to hide (or stand for) how far off the numbers are.
     finite_bad = bad & finite
     with np.errstate(all="ignore"):
-        bad_rel = finite_bad & (want != 0)
+        bad_rel = finite_bad & relative
         rel_bad = float((diff[bad_rel] / np.abs(want[bad_rel])).max()) if bad_rel.any() else None
-    message = mismatch_message(got, want, bad, diff, finite_bad, non_finite, rel_bad) + \
+    message = mismatch_message(got, want, bad, diff, finite_bad, non_finite, rel_bad, a) + \
         f"; tolerance rtol={r:g}, atol={a:g}"
     return Comparison(
         path=path, equal=False, reason="nan" if non_finite else "values", message=message, mismatched=mismatched,
-        total=int(want.size), max_abs_error=max_abs, max_rel_error=max_rel, first=first, rtol=r, atol=a,
+        total=int(want.size), max_abs_error=max_abs, max_rel_error=rel_bad, first=first, rtol=r, atol=a,
         heatmap=heatmap, non_finite=non_finite,
     )
 
 
 def mismatch_message(got: np.ndarray, want: np.ndarray, bad: np.ndarray, diff: np.ndarray, finite_bad: np.ndarray,
-                     non_finite: int, relative: float | None) -> str:
+                     non_finite: int, relative: float | None, atol: float) -> str:
     """'3 of 12 values differ: 1 NaN where a number is expected; largest absolute error 0.5 at (1, 2)
     (expected 0.25, got 0.75), largest relative error 2' - what happened, in words."""
     mismatched, total = int(bad.sum()), int(want.size)
@@ -232,7 +234,7 @@ def mismatch_message(got: np.ndarray, want: np.ndarray, bad: np.ndarray, diff: n
             entry = f"expected 0{at}, got {obtained:.6g}"
         else:
             entry = f"largest absolute error {float(diff[worst]):.3g}{at} (expected {expected:.6g}, got {obtained:.6g})"
-        if relative is not None and expected != 0:
+        if relative is not None and abs(expected) > atol:
             entry += f", largest relative error {relative:.3g}"
         elif relative is not None:
             entry += f"; largest relative error elsewhere {relative:.3g}"

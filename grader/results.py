@@ -40,7 +40,8 @@ class Comparison:
     total: int = 0
     max_abs_error: float | None = None
     max_rel_error: float | None = None
-    """Largest |obtained - expected| / |expected| over the finite entries whose expected value is not 0."""
+    """Largest |obtained - expected| / |expected| (``grader.compare.RELATIVE_ERROR``) over the wrong
+    entries (over every entry when equal); None where no expected value exceeds atol."""
     non_finite: int = 0
     """Obtained entries that are NaN or inf where the expected value is finite."""
     first: tuple[tuple[str, float, float], ...] = ()

@@ -168,3 +168,11 @@ def test_previews_are_cut_between_elements() -> None:
     body = array.removesuffix(" ... shape=(3, 4, 5)")
     assert body.endswith(",") or body.endswith("]")  # never inside a number
     assert summarize("x" * 500, limit=50).endswith(" ...")
+
+
+def test_no_relative_error_where_the_expected_value_is_within_atol_of_zero() -> None:
+    (result,) = compare(np.array([1.0, 3.2]), np.array([1.0, 1e-300]))
+    assert "(expected 1e-300, got 3.2)" in result.message
+    assert "relative" not in result.message and result.max_rel_error is None
+    noise = compare_arrays(np.array([0.0, 2.0]), np.array([1e-11, 2.0]), rtol=1e-4, atol=1e-6, rule="sum")
+    assert noise.equal and noise.max_rel_error == pytest.approx(0.0)  # not 1, from the numerical noise

@@ -100,7 +100,7 @@ TOLERANCE_RULES = {
     "gradient": "|obtained − expected| ≤ atol + rtol·|expected|",
 }
 DEFAULT_TOLERANCE_RULE = "|obtained − expected| ≤ max(rtol·|expected|, atol)"
-RELATIVE_ERROR = "|obtained − expected| / |expected|, over the entries whose expected value is not 0"
+RELATIVE_ERROR = "|obtained − expected| / |expected|, over the entries whose expected value exceeds atol in magnitude"
 """grader.compare.RELATIVE_ERROR, typeset."""
 
 
