@@ -33,18 +33,36 @@ class Comparison:
     """Which part of the output: '' the whole, '1' a tuple element, '1.W1' a dict entry."""
     equal: bool
     reason: str = ""
-    """'type', 'shape', 'values', 'nan' or 'missing' when not equal."""
+    """'type', 'shape', 'shape_only' (values right once dimensions of size 1 are dropped), 'values',
+    'nan' (some obtained entries NaN or inf where a number is expected) or 'missing' when not equal."""
     message: str = ""
     mismatched: int = 0
     total: int = 0
     max_abs_error: float | None = None
     max_rel_error: float | None = None
+    """Largest |obtained - expected| / |expected| (``grader.compare.RELATIVE_ERROR``) over the wrong
+    entries (over every entry when equal); None where no expected value exceeds atol."""
+    non_finite: int = 0
+    """Obtained entries that are NaN or inf where the expected value is finite."""
     first: tuple[tuple[str, float, float], ...] = ()
     """First offending entries: (index, obtained, expected)."""
     rtol: float = 0.0
     atol: float = 0.0
     heatmap: tuple[tuple[float, ...], ...] = ()
     """|obtained - expected| of a 2-D output, pooled to at most 16 x 16 cells."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartCredit:
+    """How one part of a check's output (a read, a gradient, a returned element) fared on one case."""
+
+    part: str
+    credit: float
+    """1 right; the spec's ``shape_credit`` for values right in a shape that differs by dimensions of
+    size 1; 0 wrong."""
+    trivial: bool = False
+    """The reference's value is one an answer that knows nothing gives (all zeros, all ones, an input
+    handed back, a flag): such a part earns only beside a right part that is not trivial."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +81,8 @@ class CaseResult:
     obtained: str = ""
     comparisons: tuple[Comparison, ...] = ()
     traceback: str = ""
+    parts: tuple[PartCredit, ...] = ()
+    """For a check scored part by part (value and gradient checks): each part's credit on this case."""
 
     @property
     def passed(self) -> bool:
@@ -131,6 +151,18 @@ class ProblemResult:
         return self.max_score > 0 and abs(self.score - self.max_score) < 1e-9
 
     @property
+    def trouble(self) -> tuple[str, str]:
+        """What kept the student's code from answering, and its message: ('', '') when it ran.
+        The one definition behind every count of crashes, limits and missing functions
+        (``TROUBLE_GROUPS``)."""
+        if self.status in ("missing", "import_error", "limit"):
+            return self.status, self.message
+        for check in self.checks:
+            if check.outcome in (Outcome.ERROR, Outcome.TIMEOUT):
+                return check.outcome.value, self.message or check.message
+        return "", ""
+
+    @property
     def failure(self) -> str:
         """The first thing that went wrong, in one line."""
         if self.message:
@@ -139,6 +171,23 @@ class ProblemResult:
             if check.counted and check.outcome is not Outcome.PASSED:
                 return f"{check.name}: {check.message}"
         return ""
+
+
+TROUBLE_GROUPS = {"import_error": "crash", "error": "crash", "limit": "limit", "timeout": "limit",
+                  "missing": "missing"}
+"""Each ``ProblemResult.trouble`` kind in one of three counts: the code crashed (did not import, or
+raised), hit a limit (time, memory...), or the function is missing."""
+
+
+def describe_troubles(kinds: Any) -> str:
+    """'2 crashes, 1 limit, 3 missing': problems by trouble group, as the progress line and the class
+    summary both say it (each counts problems of submissions, not submissions)."""
+    counts = {"crash": 0, "limit": 0, "missing": 0}
+    for kind in kinds:
+        if kind:
+            counts[TROUBLE_GROUPS[kind]] += 1
+    return (f"{counts['crash']} crash{'es' if counts['crash'] != 1 else ''}, "
+            f"{counts['limit']} limit{'s' if counts['limit'] != 1 else ''}, {counts['missing']} missing")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,6 +244,7 @@ def case_from_dict(data: dict[str, Any]) -> CaseResult:
             **data,
             "outcome": Outcome(data["outcome"]),
             "comparisons": tuple(comparison_from_dict(item) for item in data.get("comparisons", [])),
+            "parts": tuple(PartCredit(**item) for item in data.get("parts", [])),
         }
     )
 

@@ -215,6 +215,8 @@ class ValueCheck(_CheckBase):
     nan: Literal["fail", "equal"] = Field(
         "fail", description="'equal': NaN where the reference has NaN matches; 'fail': any NaN fails."
     )
+    shape_credit: float = Field(0.0, ge=0, le=1, description="Credit of a part whose values are right in a shape "
+                                "that differs only by dimensions of size 1 ((1, D) where (D,) is asked).")
 
     _rtol = field_validator("rtol")(lambda v: _non_negative(v, "rtol"))
     _atol = field_validator("atol")(lambda v: _non_negative(v, "atol"))
@@ -253,6 +255,8 @@ class GradientCheck(_CheckBase):
     eps: float = Field(1e-6, gt=0, description="Finite-difference step.")
     rtol: float = Field(1e-4, ge=0, description="Relative tolerance, as in torch.autograd.gradcheck.")
     atol: float = Field(1e-6, ge=0, description="Absolute tolerance, as in torch.autograd.gradcheck.")
+    shape_credit: float = Field(0.0, ge=0, le=1, description="Credit of a gradient whose values are right in a "
+                                "shape that differs only by dimensions of size 1 ((1, D) where (D,) is asked).")
 
 
 PropertyName = Literal["sums_to_one", "shift_invariant", "symmetric", "does_not_modify_inputs", "in_range", "finite"]

@@ -32,14 +32,26 @@ def test_float32_results_get_float32_tolerance() -> None:
 
 
 def test_shape_is_compared_before_values() -> None:
-    result = compare_arrays(np.zeros((1, 3)), np.zeros(3), rtol=None, atol=None)
+    result = compare_arrays(np.zeros((2, 3)), np.zeros(3), rtol=None, atol=None)
     assert not result.equal and result.reason == "shape"
-    assert "expected shape (3,), got shape (1, 3)" in result.message
+    assert "expected shape (3,), got shape (2, 3)" in result.message
+
+
+def test_right_values_in_a_shape_with_extra_singleton_dimensions_are_said_so() -> None:
+    values = np.array([0.5, -1.25, 3.0])
+    result = compare_arrays(values[None, :], values, rtol=None, atol=None)
+    assert not result.equal and result.reason == "shape_only"
+    assert result.message == "values right, shape (1, 3) where (3,) is asked"
+    assert compare_arrays(values[:, None], values[None, :], rtol=None, atol=None).reason == "shape_only"
+    wrong = compare_arrays(values[None, :] + 1, values, rtol=None, atol=None)
+    assert wrong.reason == "shape" and "expected shape (3,), got shape (1, 3)" in wrong.message
 
 
 def test_scalar_against_length_one_array_is_a_shape_error() -> None:
     (result,) = compare(np.array([0.5]), 0.5)
-    assert result.reason == "shape" and "expected a scalar" in result.message
+    assert result.reason == "shape_only" and "values right, shape (1,) where a scalar is asked" in result.message
+    (wrong,) = compare(np.array([0.25]), 0.5)
+    assert wrong.reason == "shape" and "expected a scalar" in wrong.message
 
 
 def test_python_float_and_zero_d_array_are_both_scalars() -> None:
@@ -104,7 +116,10 @@ def test_summarize_is_compact() -> None:
 
 def test_wrong_answer_where_zero_is_expected() -> None:
     (result,) = compare(5.0, 0.0)
-    assert not result.equal and "largest absolute error 5" in result.message
+    assert not result.equal and "expected 0, got 5" in result.message and "relative" not in result.message
+    (array,) = compare(np.array([1.0, 3.2, 2.0]), np.array([1.0, 0.0, 2.0]))
+    assert "1 of 3 values differ: expected 0 at (1,), got 3.2" in array.message
+    assert "relative" not in array.message and "e+30" not in array.message
 
 
 def test_a_single_element_array_counts_as_a_scalar_only_when_the_spec_says_so() -> None:
@@ -112,6 +127,52 @@ def test_a_single_element_array_counts_as_a_scalar_only_when_the_spec_says_so() 
     (lenient,) = compare(np.array([[2.0]]), 2.0, single_element_scalars=True)
     (wrong,) = compare(np.array([[2.5]]), 2.0, single_element_scalars=True)
     (two,) = compare(np.array([2.0, 2.0]), 2.0, single_element_scalars=True)
-    assert strict.reason == "shape" and lenient.equal
+    assert strict.reason == "shape_only" and lenient.equal
     assert not wrong.equal and wrong.reason == "values"
     assert not two.equal and two.reason == "shape"
+
+
+def test_an_all_nan_output_says_so() -> None:
+    result = compare_arrays(np.full((2, 3), np.nan), np.ones((2, 3)), rtol=None, atol=None)
+    assert result.reason == "nan" and result.non_finite == 6
+    assert "6 of 6 values differ: every value is NaN where numbers are expected" in result.message
+    assert "largest absolute error" not in result.message
+
+
+def test_one_nan_does_not_make_every_mismatch_a_nan() -> None:
+    expected = np.arange(1.0, 7.0)
+    obtained = expected * 2
+    obtained[0] = np.nan
+    obtained[1] = np.inf
+    result = compare_arrays(obtained, expected, rtol=None, atol=None)
+    assert result.message.startswith("6 of 6 values differ: 1 NaN and 1 inf where numbers are expected; among the "
+                                     "others largest absolute error 6 at (5,) (expected 6, got 12), largest relative "
+                                     "error 1")
+
+
+def test_relative_error_is_one_definition_for_values_and_gradients() -> None:
+    expected = np.array([0.5, -2.0, 4.0])
+    obtained = np.array([0.5, 2.0, 4.0])
+    value = compare_arrays(obtained, expected, rtol=1e-6, atol=1e-9)
+    gradient = compare_arrays(obtained, expected, rtol=1e-4, atol=1e-6, rule="sum")
+    assert value.max_rel_error == gradient.max_rel_error == pytest.approx(2.0)  # |2 - (-2)| / |-2|
+    assert "largest relative error 2" in value.message and "largest relative error 2" in gradient.message
+
+
+def test_previews_are_cut_between_elements() -> None:
+    text = summarize(tuple(np.full(3, 1.23456789) * i for i in range(40)), limit=120)
+    assert len(text) <= 120 and text.endswith("more)")
+    assert all(item.strip().startswith("[") for item in text[1:].split("], ")[:-1])
+    array = summarize(np.arange(60.0).reshape(3, 4, 5) + 0.123456, limit=80)
+    assert len(array) <= 80 and array.endswith("... shape=(3, 4, 5)")
+    body = array.removesuffix(" ... shape=(3, 4, 5)")
+    assert body.endswith(",") or body.endswith("]")  # never inside a number
+    assert summarize("x" * 500, limit=50).endswith(" ...")
+
+
+def test_no_relative_error_where_the_expected_value_is_within_atol_of_zero() -> None:
+    (result,) = compare(np.array([1.0, 3.2]), np.array([1.0, 1e-300]))
+    assert "(expected 1e-300, got 3.2)" in result.message
+    assert "relative" not in result.message and result.max_rel_error is None
+    noise = compare_arrays(np.array([0.0, 2.0]), np.array([1e-11, 2.0]), rtol=1e-4, atol=1e-6, rule="sum")
+    assert noise.equal and noise.max_rel_error == pytest.approx(0.0)  # not 1, from the numerical noise

@@ -59,7 +59,7 @@ def apply_credit_rule(contexts: list[Context], results: list[CheckResult]) -> li
             gated.append(result)
             continue
         wrong = [name for name in names if name not in counting]
-        listed = ", ".join(repr(name) for name in wrong[:3]) + (", ..." if len(wrong) > 3 else "")
+        listed = ", ".join(repr(name) for name in wrong[:3]) + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
         earned = "earns nothing yet" if not counting else f"counts on {len(counting)} of {len(names)} cases"
         message = (f"{result.message}; {earned}: a property counts once your values are right "
                    f"(wrong values on case{'s' if len(wrong) > 1 else ''} {listed})")

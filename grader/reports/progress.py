@@ -18,10 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from grader.results import GradeReport
-
-CRASH_STATUSES = ("import_error", "limit")
-"""A submission counts as crashed when a problem of it could not import or hit a limit."""
+from grader.results import GradeReport, describe_troubles
 
 
 class RunProgress:
@@ -32,7 +29,8 @@ class RunProgress:
         self.total = total
         self.done = 0
         self.cached = 0
-        self.crashed = 0
+        self.troubles: list[str] = []
+        """The trouble kind of each problem that crashed, hit a limit or is missing (``ProblemResult.trouble``)."""
         self.enabled = enabled
         self.console = console or Console(stderr=True, highlight=False)
         self.interval = interval
@@ -47,11 +45,11 @@ class RunProgress:
             self._live = Progress(
                 TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:.1f}/s"), TextColumn("time left"), TimeRemainingColumn(),
-                TextColumn("[red]{task.fields[crashed]} crashed or hit a limit"),
+                TextColumn("[red]{task.fields[troubles]}"),
                 TextColumn("[dim]{task.fields[cached]} unchanged"),
                 console=self.console, transient=False,
             )
-            self._task = self._live.add_task("grading", total=self.total, rate=0.0, crashed=0, cached=0)
+            self._task = self._live.add_task("grading", total=self.total, rate=0.0, troubles=describe_troubles(()), cached=0)
             self._live.start()
         return self
 
@@ -68,7 +66,7 @@ class RunProgress:
         with self._lock:
             self.done += 1
             self.cached += cached
-            self.crashed += any(problem.status in CRASH_STATUSES for problem in report.problems)
+            self.troubles += [kind for kind, _ in (problem.trouble for problem in report.problems) if kind]
             self._show()
 
     def missed(self) -> None:
@@ -87,13 +85,13 @@ class RunProgress:
         rate = self.rate
         left = f"~{(self.total - self.done) / rate:.0f} s left" if rate > 0 else "time left unknown"
         return (f"graded {self.done}/{self.total} ({self.cached} unchanged), {rate:.1f}/s, {left}, "
-                f"{self.crashed} crashed or hit a limit")
+                f"problems: {describe_troubles(self.troubles)}")
 
     def _show(self) -> None:
         if not self.enabled:
             return
         if self._live is not None and self._task is not None:
-            self._live.update(self._task, completed=self.done, rate=self.rate, crashed=self.crashed,
+            self._live.update(self._task, completed=self.done, rate=self.rate, troubles=describe_troubles(self.troubles),
                               cached=self.cached)
             return
         now = time.monotonic()

@@ -21,7 +21,7 @@ from grader import __version__
 from grader.errors import GraderError
 from grader.reports import plots
 from grader.reports.summary import EXAMPLE_FIELDS, ClassSummary
-from grader.results import CaseResult, CheckResult, Comparison, GradeReport, Outcome, ProblemResult
+from grader.results import CaseResult, CheckResult, Comparison, GradeReport, Outcome, ProblemResult, describe_troubles
 
 OUTPUT_SHOWN = 20_000
 """Characters of a problem's captured output shown in the report (the sandbox bounds it too)."""
@@ -100,6 +100,8 @@ TOLERANCE_RULES = {
     "gradient": "|obtained − expected| ≤ atol + rtol·|expected|",
 }
 DEFAULT_TOLERANCE_RULE = "|obtained − expected| ≤ max(rtol·|expected|, atol)"
+RELATIVE_ERROR = "|obtained − expected| / |expected|, over the entries whose expected value exceeds atol in magnitude"
+"""grader.compare.RELATIVE_ERROR, typeset."""
 
 
 def _comparison(comparison: Comparison, kind: str) -> dict[str, Any]:
@@ -115,6 +117,7 @@ def _comparison(comparison: Comparison, kind: str) -> dict[str, Any]:
         "max_rel": number(comparison.max_rel_error),
         "tolerance": f"rtol={comparison.rtol:g}, atol={comparison.atol:g}",
         "rule": TOLERANCE_RULES.get(kind, DEFAULT_TOLERANCE_RULE),
+        "relative": RELATIVE_ERROR,
         "first": [
             {"index": index, "obtained": number(got),
              "expected": number(want), "difference": number(abs(got - want))}
@@ -391,6 +394,7 @@ def summary_context(summary: ClassSummary) -> dict[str, Any]:
              "mistakes": [{"mistake": m.mistake, "message": m.message, "count": m.count} for m in p.mistakes]}
             for p in problems
         ],
+        "troubles": describe_troubles(c.kind for c in summary.crashes),
         "crashes": [
             {"submission": c.submission, "href": _feedback_href(c.submission), "problem": c.problem,
              "kind": {"import_error": "does not import", "limit": "hit a limit", "missing": "missing",

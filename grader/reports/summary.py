@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 from grader.results import GradeReport, Outcome, ProblemResult
 
-CRASH_STATUSES = ("import_error", "limit")
-CRASH_OUTCOMES = (Outcome.ERROR, Outcome.TIMEOUT)
 MISTAKES_SHOWN = 5
 CLUSTER_MIN = 2
 """Submissions sharing a wrong answer before it is a cluster: one student's slip is not a pattern."""
@@ -40,7 +38,8 @@ class ProblemRecord:
     mistakes: tuple[tuple[str, str], ...] = ()
     """Diagnosed mistakes: (id, plain-words message)."""
     crash: str = ""
-    """'' when the code ran; else 'import_error', 'limit', 'missing', 'error' or 'timeout'."""
+    """'' when the code ran; else ``ProblemResult.trouble``'s kind: 'import_error', 'limit', 'missing',
+    'error' or 'timeout'."""
     crash_message: str = ""
     wrong_answers: tuple[tuple[str, str], ...] = ()
     """(case, fingerprint) of the failing cases no declared mistake explains."""
@@ -73,17 +72,6 @@ class SubmissionRecord:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
 
-def _crash(problem: ProblemResult) -> tuple[str, str]:
-    if problem.status in CRASH_STATUSES:
-        return problem.status, problem.message
-    for check in problem.checks:
-        if check.outcome in CRASH_OUTCOMES:
-            # A missing function or module fails every check with an error: name it for what it is.
-            kind = "missing" if problem.status == "missing" else check.outcome.value
-            return kind, problem.message or check.message
-    return "", ""
-
-
 def _example(problem: ProblemResult) -> tuple[str, str, str, str]:
     failing = {case for case, _ in problem.wrong_answers}
     for check in problem.checks:
@@ -96,7 +84,7 @@ def _example(problem: ProblemResult) -> tuple[str, str, str, str]:
 
 
 def _problem_record(problem: ProblemResult) -> ProblemRecord:
-    crash, message = _crash(problem)
+    crash, message = problem.trouble
     return ProblemRecord(
         problem=problem.problem,
         score=problem.score,

@@ -124,11 +124,13 @@ def test_a_class_constructed_with_seeded_random_weights_matches_the_reference(tm
 def test_a_wrong_attribute_fails_and_is_named(tmp_path: Path) -> None:
     wrong = REFERENCE.replace("self.dW = dZ.T @ self.A", "self.dW = dZ.T @ self.A / len(dZ)")
     result = grade(tmp_path, LAYER, wrong)
-    assert result.score == 0
     value, gradient = result.checks
+    # Part by part: Z and dA earn their share, the wrong dW nothing, in both checks.
+    assert (value.score, gradient.score) == (pytest.approx(2 / 3), pytest.approx(1 / 2))
+    assert result.score == pytest.approx(3 * (2 / 3 + 1 / 2) / 2)
     assert value.outcome is Outcome.FAILED and "layer.dW: " in value.cases[0].message
     assert "Z" not in [c.path for c in value.cases[0].comparisons if not c.equal]
-    assert gradient.outcome is Outcome.FAILED and "d/dW" in gradient.message and "rel_error" in gradient.message
+    assert gradient.outcome is Outcome.FAILED and "d/dW" in gradient.message and "relative error" in gradient.message
 
 
 def test_a_missing_attribute_is_an_error_naming_the_read(tmp_path: Path) -> None:
@@ -144,7 +146,8 @@ def test_the_backward_is_graded_on_the_students_own_cache(tmp_path: Path) -> Non
     assert grade(tmp_path, BACKWARD, other_cache).passed
     wrong = REFERENCE.replace("return dout @ w.T, x.T @ dout", "return dout @ w.T, x.T @ dout * 2")
     result = grade(tmp_path, BACKWARD, wrong)
-    assert result.score == 0 and "d/dw" in result.checks[0].message and "d/dx" not in result.checks[0].message
+    assert result.score == pytest.approx(1.0)  # dx earns its half of the 2 points, the wrong dw nothing
+    assert "d/dw" in result.checks[0].message and "d/dx:" not in result.checks[0].message
 
 
 def test_a_forward_without_a_cache_fails_with_the_step_named(tmp_path: Path) -> None:

@@ -40,8 +40,32 @@ def test_in_a_pipe_it_prints_plain_lines() -> None:
     assert not CONTROL.search(printed)
     lines = printed.splitlines()
     assert lines[-1].startswith("graded 3/3 (1 unchanged), ")
-    assert lines[-1].endswith("1 crashed or hit a limit")
+    assert lines[-1].endswith("problems: 0 crashes, 1 limit, 0 missing")
     assert all(line.startswith("graded ") for line in lines)
+
+
+def test_the_progress_line_and_the_class_summary_count_alike() -> None:
+    """One definition (ProblemResult.trouble): a missing function is counted as missing in both,
+    a function that raised as a crash, a limit as a limit."""
+    from grader.reports.render import summary_context
+    from grader.reports.summary import SubmissionRecord, summarize
+    from grader.results import CheckResult, Outcome
+
+    raised = CheckResult(name="v", kind="value", weight=1, score=0, outcome=Outcome.ERROR, message="ValueError")
+    reports = [
+        GradeReport(submission="a", assignment="x", problems=(
+            ProblemResult(problem="f", points=1, status="missing", message="f is not defined"),
+            ProblemResult(problem="g", points=1, checks=(raised,)))),
+        GradeReport(submission="b", assignment="x", problems=(ProblemResult(problem="f", points=1, status="limit"),)),
+    ]
+    console = Console(file=io.StringIO(), width=200)
+    with RunProgress(2, console=console) as progress:
+        for item in reports:
+            progress.update(item, cached=False)
+    line = console.file.getvalue().splitlines()[-1]  # type: ignore[attr-defined]
+    summary = summary_context(summarize("x", [SubmissionRecord.from_report(item) for item in reports]))
+    assert line.endswith("problems: 1 crash, 1 limit, 1 missing")
+    assert summary["troubles"] == "1 crash, 1 limit, 1 missing"
 
 
 def test_plain_lines_come_every_tenth_of_the_class() -> None:
@@ -53,7 +77,7 @@ def test_plain_lines_come_every_tenth_of_the_class() -> None:
 def test_in_a_terminal_it_shows_a_live_display() -> None:
     printed = run_progress(Console(file=io.StringIO(), force_terminal=True, width=140), 3)
     assert "\x1b[" in printed and "\r" in printed  # redrawn in place
-    assert "3/3" in printed and "1 crashed or hit a limit" in printed and "time left" in printed
+    assert "3/3" in printed and "0 crashes, 1 limit, 0 missing" in printed and "time left" in printed
     assert COLOUR.search(printed)
 
 
@@ -88,7 +112,7 @@ def test_grade_in_a_pipe_prints_plain_lines(tmp_path: Path) -> None:
     result = grade_cli(tmp_path)
     assert result.returncode == 0, result.stderr
     assert not CONTROL.search(result.stdout + result.stderr)
-    assert re.search(r"^graded 3/3 \(0 unchanged\), [0-9.]+/s, ~\d+ s left, 0 crashed or hit a limit$",
+    assert re.search(r"^graded 3/3 \(0 unchanged\), [0-9.]+/s, ~\d+ s left, problems: 0 crashes, 0 limits, 0 missing$",
                      result.stderr, re.MULTILINE)
     assert re.search(r"^s1 +2\.00 +2\.00$", result.stdout, re.MULTILINE)
 

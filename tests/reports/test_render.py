@@ -38,7 +38,9 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "grader" / "reports" / "templa
 
 def make_comparison(**overrides: Any) -> Comparison:
     fields: dict[str, Any] = dict(
-        path="", equal=False, reason="values", message="2 of 4 values differ", mismatched=2, total=4,
+        path="", equal=False, reason="nan", mismatched=2, total=4, non_finite=1,
+        message="2 of 4 values differ: 1 NaN where a number is expected; among the others largest absolute error 0.5 "
+        "at (0, 1) (expected 1, got 1.5), largest relative error 0.5; tolerance rtol=1e-06, atol=1e-09",
         max_abs_error=0.5, max_rel_error=0.25, first=(("(0, 1)", 1.5, 1.0), ("(1, 0)", float("nan"), 2.0)),
         rtol=1e-6, atol=1e-9, heatmap=((0.0, 0.5), (-1.0, 0.1)),
     )
@@ -179,8 +181,9 @@ def test_failed_public_case_shows_values_differences_and_tolerance() -> None:
     html = render_feedback(make_report())
     text = " ".join(" ".join(parse(html).text).split())
     assert "x=[[1, 2], [3, 4]] shape=(2, 2)" in text
-    assert "2 of 4 entries" in text
+    assert "2 of 4 values differ: 1 NaN where a number is expected" in text
     assert "largest absolute error 0.5" in text
+    assert "relative error is |obtained − expected| / |expected|" in text
     assert "rtol=1e-06, atol=1e-09" in text
     assert "(0, 1)" in text and "NaN" in text
     # The heat map: one cell per pooled block, the non-finite one marked by text, not colour alone.

@@ -4,8 +4,9 @@ The numerical derivative is taken in the trusted process of a reference function
 or a scalar objective with the problem's own arguments), by central finite differences in float64
 or by torch autograd, and cached per case by the expectations. The verdict follows
 ``torch.autograd.gradcheck`` (every entry within ``atol + rtol * |numerical|``) and the feedback
-reports CS231n's ``rel_error`` (``max |a - n| / max(1e-8, |a| + |n|)``), which reads well: about 1
-for a wrong sign, 1/3 for a missing factor 2, below 1e-7 for a correct float64 implementation.
+reports the relative error as every check does (``grader.compare.RELATIVE_ERROR``): 2 for a wrong
+sign, 1 for a spurious factor 2, below 1e-7 for a correct float64 implementation. Each part (each
+argument of ``wrt``) earns its share on its own (``registry.combine``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import numpy as np
 
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, named_args
-from grader.compare import as_array, summarize
-from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
+from grader.compare import as_array, compare_arrays, summarize
+from grader.grading.checks.registry import (Context, case_result, inputs_text, judge_cases, part_credits,
+                                           plan_base_calls, register)
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, GradientCheck
 from grader.values import select
@@ -64,38 +66,12 @@ def autograd_gradient(function: Callable[..., Any], args: tuple[Any, ...], index
     return jacobian.detach().numpy()
 
 
-def rel_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
-    """CS231n's relative error: max |a - n| / max(1e-8, |a| + |n|)."""
-    with np.errstate(all="ignore"):
-        error = np.abs(analytic - numerical) / np.maximum(1e-8, np.abs(analytic) + np.abs(numerical))
-    return float(np.nanmax(error)) if error.size else 0.0
-
-
-def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck, path: str) -> Comparison:
+def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck, path: str, detail: bool) -> Comparison:
+    """The analytic gradient against the numerical one under gradcheck's rule (``compare_arrays``)."""
     analytic = as_array(obtained)
     if analytic is None:
         return Comparison(path=path, equal=False, reason="type", message=f"expected an array, got {type(obtained).__name__}")
-    if analytic.shape != numerical.shape:
-        return Comparison(path=path, equal=False, reason="shape",
-                          message=f"expected shape {numerical.shape}, got {analytic.shape}")
-    analytic = analytic.astype(np.float64)
-    with np.errstate(all="ignore"):
-        bad = ~(np.abs(analytic - numerical) <= check.atol + check.rtol * np.abs(numerical))
-    error = rel_error(analytic, numerical)
-    if not bad.any():
-        return Comparison(path=path, equal=True, total=int(analytic.size), max_rel_error=error,
-                          rtol=check.rtol, atol=check.atol)
-    indices = np.argwhere(bad)[:5]
-    first = tuple((str(tuple(int(i) for i in index)), float(analytic[tuple(index)]), float(numerical[tuple(index)]))
-                  for index in indices)
-    return Comparison(
-        path=path, equal=False, reason="nan" if np.isnan(analytic).any() else "values",
-        message=f"{int(bad.sum())} of {analytic.size} entries differ from the numerical gradient "
-        f"(rel_error {error:.3g}; gradcheck tolerance atol={check.atol:g}, rtol={check.rtol:g})",
-        mismatched=int(bad.sum()), total=int(analytic.size), max_rel_error=error,
-        max_abs_error=float(np.nanmax(np.abs(analytic - numerical))), first=first,
-        rtol=check.rtol, atol=check.atol,
-    )
+    return compare_arrays(analytic, numerical, rtol=check.rtol, atol=check.atol, path=path, detail=detail, rule="sum")
 
 
 def _own_gradient_key(ctx: Context, case: Case) -> str:
@@ -155,6 +131,10 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
     """Each requested part of the student's output against the numerical derivative (of the
     reference's forward, or with ``through: student`` of the student's own)."""
 
+    def matches(candidate: Any, reference: Any) -> bool:
+        return compare_arrays(np.asarray(candidate, dtype=np.float64), reference, rtol=check.rtol, atol=check.atol,
+                              detail=False, rule="sum").equal
+
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         if check.through == "student":
             numerical, problem = _own_gradient(ctx, check, case)
@@ -163,6 +143,7 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
                                    inputs=inputs_text(ctx, case))
         else:
             numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
+        detail = case.visibility == "public"
         comparisons = []
         for arg, path in check.wrt.items():
             label = f"d/d{arg}"
@@ -172,19 +153,22 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
                 comparisons.append(Comparison(path=path, equal=False, reason="missing",
                                               message=f"{label}: the output has no part {ctx.part_name(path)!r}"))
                 continue
-            comparison = compare_gradient(part, numerical[arg], check, path)
+            comparison = compare_gradient(part, numerical[arg], check, path, detail)
             if not comparison.equal:
                 comparison = dataclasses.replace(comparison, message=f"{label}: {comparison.message}")
             comparisons.append(comparison)
+        parts = part_credits([(path, numerical[arg]) for arg, path in check.wrt.items()], comparisons, case,
+                             check.shape_credit, matches)
         wrong = [c for c in comparisons if not c.equal]
         if not wrong:
             worst = max((c.max_rel_error or 0.0) for c in comparisons)
-            return case_result(ctx, case, Outcome.PASSED, f"rel_error {worst:.2g}", comparisons=tuple(comparisons))
+            return case_result(ctx, case, Outcome.PASSED, f"largest relative error {worst:.2g}",
+                               comparisons=tuple(comparisons), parts=parts)
         return case_result(
             ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
             hidden_message="gradient wrong on a hidden case", inputs=inputs_text(ctx, case),
             expected=summarize({arg: numerical[arg] for arg in check.wrt}), obtained=summarize(outcome.value),
-            comparisons=tuple(comparisons),
+            comparisons=tuple(comparisons), parts=parts,
         )
 
     return judge_cases(ctx, judge)

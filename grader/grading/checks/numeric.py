@@ -10,13 +10,14 @@ import numpy as np
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args
 from grader.compare import as_array, compare, summarize
-from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
+from grader.grading.checks.registry import (Context, case_result, inputs_text, judge_cases, leaf_parts, part_credits,
+                                           plan_base_calls, register)
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, PropertyCheck, StabilityCheck, ValueCheck
 from grader.values import select
 
 
-def _value_comparisons(ctx: Context, check: ValueCheck, case: Case, value: Any, expected: Any) -> list[Comparison]:
+def value_comparisons(ctx: Context, check: ValueCheck, case: Case, value: Any, expected: Any) -> list[Comparison]:
     """How ``value`` differs from the reference's output on ``case``, under ``check``'s tolerance."""
     detail = case.visibility == "public"
     if check.parts is None:
@@ -38,22 +39,45 @@ def _value_comparisons(ctx: Context, check: ValueCheck, case: Case, value: Any, 
     return comparisons
 
 
+def _value_parts(ctx: Context, check: ValueCheck, expected: Any) -> list[tuple[str, Any]]:
+    """(name, reference value) of each part the check scores, named as its comparisons are."""
+    if check.parts is None:
+        return [(ctx.part_name(path), value) for path, value in leaf_parts(expected)]
+    parts = []
+    for part in check.parts:
+        parts += leaf_parts(select(expected, ctx.problem.part_path(part)), part)
+    return parts
+
+
+def listed(messages: list[str], shown: int = 3) -> str:
+    """The first ``shown`` messages, and how many more there are: a list is never cut silently."""
+    more = len(messages) - shown
+    return "; ".join(messages[:shown]) + (f"; and {more} more" if more > 0 else "")
+
+
 @register("value", plan=plan_base_calls)
 def check_value(ctx: Context, check: ValueCheck) -> CheckResult:
-    """The student's output (or the parts the check names) equals the reference's on every case."""
+    """The student's output (or the parts the check names) equals the reference's on every case;
+    each part (a read, a returned element, a dict entry) earns its share on its own."""
+
+    def matches(candidate: Any, reference: Any) -> bool:
+        return all(c.equal for c in compare(candidate, reference, rtol=check.rtol, atol=check.atol, nan=check.nan,
+                                            detail=False))
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         expected = ctx.expectations.expected(ctx.problem, case)
-        comparisons = _value_comparisons(ctx, check, case, outcome.value, expected)
+        comparisons = value_comparisons(ctx, check, case, outcome.value, expected)
+        parts = part_credits(_value_parts(ctx, check, expected), comparisons, case, check.shape_credit, matches)
         wrong = [c for c in comparisons if not c.equal]
         if not wrong:
-            return case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons))
-        parts = "; ".join((f"{c.path}: " if c.path else "") + c.message for c in wrong[:3])
-        hidden = "wrong shape on a hidden case" if any(c.reason in ("shape", "type") for c in wrong) else ""
+            return case_result(ctx, case, Outcome.PASSED, "", comparisons=tuple(comparisons), parts=parts)
+        message = listed([(f"{c.path}: " if c.path else "") + c.message for c in wrong])
+        hidden = ("wrong shape on a hidden case" if any(c.reason in ("shape", "shape_only", "type") for c in wrong)
+                  else "")
         return case_result(
-            ctx, case, Outcome.FAILED, parts, hidden_message=hidden,
+            ctx, case, Outcome.FAILED, message, hidden_message=hidden,
             inputs=inputs_text(ctx, case), expected=summarize(expected), obtained=summarize(outcome.value),
-            comparisons=tuple(comparisons),
+            comparisons=tuple(comparisons), parts=parts,
         )
 
     return judge_cases(ctx, judge)
@@ -90,11 +114,11 @@ def check_stability(ctx: Context, check: StabilityCheck) -> CheckResult:
             problems.append("floating-point warning: " + "; ".join(dict.fromkeys(outcome.warnings)))
         expected = ctx.expectations.expected(ctx.problem, case)
         if not bad:
-            wrong = [c for c in _value_comparisons(ctx, _value_check_of(ctx, case), case, outcome.value, expected)
+            wrong = [c for c in value_comparisons(ctx, _value_check_of(ctx, case), case, outcome.value, expected)
                      if not c.equal]
             if wrong:
-                problems.append("wrong values: " + "; ".join((f"{c.path}: " if c.path else "") + c.message
-                                                             for c in wrong[:2]))
+                problems.append("wrong values: " + listed([(f"{c.path}: " if c.path else "") + c.message
+                                                           for c in wrong], shown=2))
         if not problems:
             return case_result(ctx, case, Outcome.PASSED, "")
         return case_result(ctx, case, Outcome.FAILED, "; ".join(problems),

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args, named_args
-from grader.compare import summarize
-from grader.results import CaseResult, CheckResult, Outcome
+from grader.compare import as_array, summarize
+from grader.results import CaseResult, CheckResult, Comparison, Outcome, PartCredit
 from grader.spec import Assignment, Case, Problem
+from grader.wire import TensorArg
 
 PlanFunction = Callable[["Context", Any], list[Call]]
 EvaluateFunction = Callable[["Context", Any], CheckResult]
@@ -101,7 +104,8 @@ def case_result(
     hidden_message: str = "",
     **details: Any,
 ) -> CaseResult:
-    """A case's result; for a hidden case every input, value and traceback is left out."""
+    """A case's result; for a hidden case every input, value and traceback is left out (its parts'
+    credit is kept: the check's score is made of it)."""
     if case.visibility == "public":
         scenario = ctx.problem.steps
         if scenario is not None and outcome is not Outcome.PASSED:
@@ -113,6 +117,7 @@ def case_result(
         outcome=outcome,
         message="" if outcome is Outcome.PASSED else (hidden_message or "wrong answer on a hidden case"),
         hint=case.hint,
+        parts=details.get("parts", ()),
     )
 
 
@@ -133,7 +138,9 @@ def inputs_text(ctx: Context, case: Case) -> str:
 
 
 def combine(ctx: Context, results: list[CaseResult], *, passed_message: str = "") -> CheckResult:
-    """All cases must pass for the check to pass; the message names the first failure."""
+    """All cases must pass for the check to pass; the message names the first failure. A check
+    scored part by part (its cases carry ``parts``) earns the share of its parts right on every case
+    (``part_score``); any other check earns nothing unless every case passed."""
     check = ctx.check
     if not results:
         return CheckResult(name=ctx.check_name, kind=check.kind, weight=check.weight, score=0.0,
@@ -147,10 +154,99 @@ def combine(ctx: Context, results: list[CaseResult], *, passed_message: str = ""
     first = failures[0]
     outcome = first.outcome if first.outcome in (Outcome.ERROR, Outcome.TIMEOUT) else Outcome.FAILED
     message = f"failed on {len(failures)} of {len(results)} cases; case {first.case!r}: {first.message}"
+    score, earning = part_score(results)
+    if score > 0:
+        message += f"; earns {score:.0%} of the check for {', '.join(name or 'the output' for name in earning)}"
     if check.failure_message:
         message = f"{check.failure_message} ({message})"
-    return CheckResult(name=ctx.check_name, kind=check.kind, weight=check.weight, score=0.0,
+    return CheckResult(name=ctx.check_name, kind=check.kind, weight=check.weight, score=score,
                        outcome=outcome, message=message, cases=tuple(results))
+
+
+def part_score(results: list[CaseResult]) -> tuple[float, list[str]]:
+    """The share of a check earned part by part, and the parts that earned.
+
+    A part earns its least credit over the check's cases (``PartCredit.credit``: right 1, right
+    values in a shape differing by dimensions of size 1 the spec's ``shape_credit``, wrong 0; a case
+    whose call raised or timed out gives every part 0): no wrong answer earns a point. Parts weigh
+    alike. A part whose reference value is trivial on every case (zeros, ones, an input handed back)
+    earns only when a part that is not trivial earns too, so that an answer knowing nothing of the
+    problem earns nothing; a check whose parts are all trivial earns all or nothing.
+    """
+    if not any(case.parts for case in results):
+        return 0.0, []
+    names = list(dict.fromkeys(part.part for case in results for part in case.parts))
+    credit = {name: 1.0 for name in names}
+    trivial = {name: True for name in names}
+    for case in results:
+        of_case = {part.part: part for part in case.parts}
+        for name in names:
+            part = of_case.get(name)
+            credit[name] = min(credit[name], part.credit if part is not None else 0.0)
+            trivial[name] = trivial[name] and part is not None and part.trivial
+    earning = [name for name in names if credit[name] > 0]
+    if all(trivial.values()):
+        return (1.0, names) if all(value >= 1.0 for value in credit.values()) else (0.0, [])
+    if not any(credit[name] > 0 and not trivial[name] for name in names):
+        return 0.0, []
+    return sum(credit.values()) / len(names), earning
+
+
+def part_credits(
+    parts: list[tuple[str, Any]], comparisons: list[Comparison], case: Case, shape_credit: float,
+    matches: Callable[[Any, Any], bool],
+) -> tuple[PartCredit, ...]:
+    """Each part's credit on a case, from the comparisons that cover it.
+
+    ``parts``: (name, reference value) of every leaf scored; a comparison covers the parts at or
+    under its path (a tuple of the wrong length fails every part in it). ``matches(candidate,
+    reference)`` says whether a candidate would be taken for the reference, under the check's
+    tolerance: it marks the parts that an answer knowing nothing would get right.
+    """
+    inputs = [leaf for value in case_args(case) for leaf in _numeric_leaves(value)]
+    credits = []
+    for name, reference in parts:
+        covering = [c for c in comparisons if not c.path or name == c.path or name.startswith(c.path + ".")]
+        if covering and all(c.equal for c in covering):
+            credit = 1.0
+        elif covering and all(c.equal or c.reason == "shape_only" for c in covering):
+            credit = shape_credit
+        else:
+            credit = 0.0
+        credits.append(PartCredit(part=name, credit=credit, trivial=_trivial(reference, inputs, matches)))
+    return tuple(credits)
+
+
+def _numeric_leaves(value: Any) -> list[np.ndarray]:
+    if type(value) is TensorArg:
+        value = value.array
+    if isinstance(value, (tuple, list)) and as_array(value) is None:
+        return [leaf for item in value for leaf in _numeric_leaves(item)]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _numeric_leaves(item)]
+    array = as_array(value)
+    return [array] if array is not None and array.dtype.kind in "biuf" else []
+
+
+def _trivial(reference: Any, inputs: list[np.ndarray], matches: Callable[[Any, Any], bool]) -> bool:
+    """Would an answer that knows nothing of the problem get this part right: zeros, ones, an input
+    handed back (``grader lint``'s degenerate answers), or a value that is not a number (a flag, a
+    name), which those answers keep as they are."""
+    array = as_array(reference)
+    if array is None or array.dtype.kind == "b" or isinstance(reference, (bool, np.bool_)):
+        return True
+    candidates = [np.zeros_like(array, dtype=np.float64), np.ones_like(array, dtype=np.float64)]
+    candidates += [leaf for leaf in inputs if leaf.shape == array.shape]
+    return any(matches(candidate, reference) for candidate in candidates)
+
+
+def leaf_parts(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(path, value) of every leaf of an output, named as ``grader.compare.compare`` names them."""
+    if isinstance(value, tuple):
+        return [leaf for index, item in enumerate(value) for leaf in leaf_parts(item, f"{path}.{index}" if path else str(index))]
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in leaf_parts(item, f"{path}.{key}" if path else str(key))]
+    return [(path, value)]
 
 
 def judge_cases(
