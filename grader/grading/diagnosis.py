@@ -29,7 +29,7 @@ from grader.grading.checks import Context
 from grader.grading.checks.numeric import value_comparisons
 from grader.grading.expectations import MistakeRaised, Unavailable
 from grader.results import CheckResult, Diagnosis, Outcome
-from grader.spec import Case, ValueCheck
+from grader.spec import Case, GradientCheck, ValueCheck
 
 LOOSE_RTOL = 0.05
 """How near a student's wrong value must be to the variant's, relatively (a different formula for
@@ -93,11 +93,18 @@ def behaves_like(ctx: Context, check: ValueCheck, case: Case, outcome: CallOutco
 
 
 def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapping[str, CallOutcome]) -> tuple[Diagnosis, ...]:
-    """The declared mistakes whose behaviour the student's answers share on every case."""
+    """The declared mistakes whose behaviour the student's answers share on every case.
+
+    The cases are those of the value checks, and of the gradient checks ``through: student``
+    (a backward graded against its own forward has its reads compared here as values, under the
+    default tolerance, so that its mistakes are named too)."""
     value_runs = [
-        (ctx, result) for ctx, result in zip(contexts, results) if isinstance(ctx.check, ValueCheck) and result.counted
+        (ctx, ctx.check if isinstance(ctx.check, ValueCheck) else ValueCheck(kind="value"), result)
+        for ctx, result in zip(contexts, results)
+        if result.counted and (isinstance(ctx.check, ValueCheck)
+                               or (isinstance(ctx.check, GradientCheck) and ctx.check.through == "student"))
     ]
-    if not value_runs or all(result.outcome is Outcome.PASSED for _, result in value_runs):
+    if not value_runs or all(result.outcome is Outcome.PASSED for _, _, result in value_runs):
         return ()
     problem = contexts[0].problem
     expectations = contexts[0].expectations
@@ -105,9 +112,9 @@ def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapp
     for mistake in problem.mistakes:
         try:
             if all(
-                behaves_like(ctx, ctx.check, case, outcomes[ctx.base_key(case)],
+                behaves_like(ctx, check, case, outcomes[ctx.base_key(case)],
                              expectations.mistake_output(problem, mistake, case))
-                for ctx, _ in value_runs
+                for ctx, check, _ in value_runs
                 for case in ctx.cases()
             ):
                 found.append(Diagnosis(mistake=mistake.id, message=expectations.mistake_message(problem, mistake)))

@@ -105,9 +105,11 @@ def _public_problem(original: Problem, expectations: ReferenceExpectations) -> K
         origin.append(index)
     if not checks:
         return None
-    has_value_check = any(isinstance(check, ValueCheck) for check in checks)
-    # The diagnosis compares the student's values with the mistakes' outputs on the value checks'
-    # cases; without a value check there is nothing to diagnose and nothing to ship.
+    # The diagnosis compares the student's values with the mistakes' outputs on the cases of the value
+    # checks (and of gradient checks through the student's own forward); without one there is
+    # nothing to diagnose and nothing to ship.
+    has_value_check = any(isinstance(check, ValueCheck) or (isinstance(check, GradientCheck) and check.through == "student")
+                          for check in checks)
     mistakes = [
         Mistake(id=mistake.id, implementation=None, message=expectations.mistake_message(original, mistake))
         for mistake in original.mistakes
@@ -150,6 +152,9 @@ def _expectations_index(kit: list[KitProblem], expectations: ReferenceExpectatio
                 for case in cases:
                     value_cases[case.name] = original.case(case.name)
             elif isinstance(check, GradientCheck):
+                if check.through == "student":  # its reads are diagnosed as a value check's are
+                    for case in cases:
+                        value_cases[case.name] = compared[case.name] = original.case(case.name)
                 origin = entry.check_origin[index]
                 gradient.setdefault(problem.id, {})[str(index)] = {
                     case.name: arrays.node(expectations.gradient(original, origin, original.case(case.name)))

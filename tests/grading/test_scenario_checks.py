@@ -310,3 +310,26 @@ def test_a_backward_graded_through_its_own_forward(tmp_path: Path, student: str,
 
 def test_through_the_reference_a_forward_mistake_costs_the_backward_too(tmp_path: Path) -> None:
     assert dropout_grade(tmp_path, SHARED_MASK, through="reference").score == 0
+
+
+def test_a_backward_graded_through_its_own_forward_is_diagnosed(tmp_path: Path) -> None:
+    (tmp_path / "mistakes.py").write_text(
+        "def dropout_backward__unscaled(dout, cache):\n"
+        "    '''Your dx drops the mask's 1 / p scale.'''\n"
+        "    return dout * (cache > 0)\n")
+    (tmp_path / "ref.py").write_text(DROPOUT)
+    problem = {**DROPOUT_BACKWARD, "mistakes": ["unscaled"]}
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
+            "mistakes_module": "mistakes.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+
+    def diagnoses(source: str) -> list[str]:
+        module = types.ModuleType("student")
+        exec(source, module.__dict__)  # noqa: S102 - trusted test code
+        result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                               ReferenceExpectations(assignment), "grade")
+        return [d.mistake for d in result.diagnoses]
+
+    assert diagnoses(DROPOUT.replace("return dout * cache", "return dout * (cache != 0)")) == ["unscaled"]
+    assert diagnoses(SHARED_MASK) == [] and diagnoses(DROPOUT) == []
