@@ -242,6 +242,15 @@ def adam__no_bias_correction(w, dw, config=None):
     return next_w, config
 
 
+def adam__epsilon_inside_sqrt(w, dw, config=None):
+    """Your step is learning_rate * m_hat / sqrt(v_hat + epsilon); the handout's is learning_rate * m_hat / (sqrt(v_hat) + epsilon), which differs when gradients are small (sqrt(v_hat) near epsilon)."""
+    next_w, config = ref.adam(w, dw, config)
+    t = config["t"]
+    m_hat = config["m"] / (1 - config["beta1"] ** t)
+    v_hat = config["v"] / (1 - config["beta2"] ** t)
+    return w - config["learning_rate"] * m_hat / np.sqrt(v_hat + config["epsilon"]), config
+
+
 def adam__t_not_stored(w, dw, config=None):
     """Your config['t'] does not advance from one step to the next, and every step is bias-corrected as the first (t = 1)."""
     t_before = 0 if config is None else config.get("t", 0)
