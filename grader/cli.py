@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate a spec and run its self-test")
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
+    lint.add_argument("--no-strength", action="store_true",
+                      help="skip the spec-strength report (mutants of the reference the cases must kill)")
     add_common(lint)
 
     data = commands.add_parser("data", help="manage data sets")
@@ -190,12 +192,17 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from grader.grading.expectations import ReferenceExpectations
     from grader.grading.selftest import run_selftest
+    from grader.grading.strength import run_strength
     from grader.sandbox.session import InProcessSession
     from grader.spec import load_spec
 
     assignment = load_spec(args.assignment)
-    findings = run_selftest(assignment, session_for=InProcessSession, data_dir=args.data_dir)
+    expectations = ReferenceExpectations(assignment, data_dir=args.data_dir)
+    findings = run_selftest(assignment, session_for=InProcessSession, expectations=expectations)
+    if not args.no_strength:
+        findings += run_strength(assignment, session_for=InProcessSession, expectations=expectations)
     for finding in findings:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]

@@ -347,6 +347,14 @@ class Mistake(_Model):
     message: str | None = Field(None, description="Told to the student; default the docstring.")
 
 
+class Survivor(_Model):
+    """A mutant of the reference that keeps full marks on the cases, accepted by the instructor."""
+
+    mutant: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[a-z_]+:[0-9]+$",
+                        description="The mutant's id as `grader lint` prints it (`Linear.backward:accumulate:1`).")
+    reason: str = Field(min_length=1, description="Why no case kills it (an equivalent change, a convention the handout leaves open).")
+
+
 class Problem(_Model):
     """One graded function (or model) of an assignment."""
 
@@ -372,6 +380,9 @@ class Problem(_Model):
     cases: list[Case] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
     mistakes: list[Mistake] = Field(default_factory=list)
+    survivors: list[Survivor] = Field(
+        default_factory=list, description="Mutants of the reference the cases are known not to kill, each with the "
+        "reason; `grader lint` fails on any other survivor, and on a declared one the cases do kill.")
     limits: LimitsOverride = Field(default_factory=LimitsOverride)
 
     @field_validator("mistakes", mode="before")
@@ -510,6 +521,10 @@ class Assignment(_Model):
             for m_index, mistake_id in enumerate(ids):
                 if mistake_id in ids[:m_index]:
                     raise _FieldError(f"{where}.mistakes.{m_index}.id", f"duplicate mistake {mistake_id!r}")
+            declared = [survivor.mutant for survivor in problem.survivors]
+            for s_index, mutant_id in enumerate(declared):
+                if mutant_id in declared[:s_index]:
+                    raise _FieldError(f"{where}.survivors.{s_index}.mutant", f"mutant {mutant_id!r} is declared twice")
             # A kit (reference: null) carries its mistakes' outputs as data instead of a module.
             if problem.mistakes and self.mistakes_module is None and self.reference is not None:
                 raise _FieldError(f"{where}.mistakes", "mistakes are declared but the spec has no mistakes_module")

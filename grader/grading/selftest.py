@@ -36,9 +36,11 @@ class Finding:
     what: str
     ok: bool
     detail: str = ""
+    warning: bool = False
+    """A blind spot worth the instructor's attention that does not fail the self-test."""
 
     def line(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
+        mark = "FAIL" if not self.ok else "warn" if self.warning else "ok  "
         return f"[{mark}] {self.problem}: {self.what}" + (f" - {self.detail}" if self.detail else "")
 
 
@@ -211,9 +213,10 @@ def check_model_problem(
     return findings
 
 
-def run_selftest(assignment: Assignment, *, session_for: SessionFor, data_dir: Path | None = None) -> list[Finding]:
+def run_selftest(assignment: Assignment, *, session_for: SessionFor, data_dir: Path | None = None,
+                 expectations: ReferenceExpectations | None = None) -> list[Finding]:
     """Self-test every problem, running the reference and its mistakes in ``session_for`` sessions."""
-    expectations = ReferenceExpectations(assignment, data_dir=data_dir)
+    expectations = expectations or ReferenceExpectations(assignment, data_dir=data_dir)
     findings: list[Finding] = []
     for problem in assignment.problems:
         findings += check_problem(assignment, problem, expectations, session_for)
