@@ -3,7 +3,8 @@
 No grading logic lives here. Exit codes: ``grade`` 0 whenever grading completed, whatever the
 students scored, 1 when some submissions could not be graded for a reason of the machines (a
 re-run grades them); ``check`` and ``ci`` 0 when the submission passes, 1 when not; ``lint`` 0 when
-the spec and its self-test pass, 1 when the self-test fails; 2 for a usage or spec error.
+the spec, its self-test and its strength report pass (no undeclared surviving mutant), 1 when not;
+2 for a usage or spec error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from grader.errors import GraderError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from grader.results import GradeReport
+    from grader.spec import Assignment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -68,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("assignment", help="name in problems/ or path to a spec file")
     lint.add_argument("--no-strength", action="store_true",
                       help="skip the spec-strength report (mutants of the reference the cases must kill)")
+    lint.add_argument("--problem", action="append", default=None, metavar="ID",
+                      help="lint only this problem (repeat for several)")
+    lint.add_argument("--clusters", type=Path, default=None, metavar="CLUSTERS_JSON",
+                      help="also say which wrong-answer clusters of a graded class (DIR/clusters.json) "
+                      "a declared mistake now explains")
     add_common(lint)
 
     data = commands.add_parser("data", help="manage data sets")
@@ -78,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--mirror", action="append", default=None, help="mirror URL to try (repeatable)")
     schema = commands.add_parser("schema", help="print the spec format as JSON Schema (for editors)")
     schema.add_argument("--out", type=Path, default=None, help="write it to this file instead")
+    schema.add_argument("--markdown", action="store_true",
+                        help="the field reference as Markdown tables instead (docs/authoring.md holds it)")
     add_kit_commands(commands, add_common)
     add_gradescope_commands(commands, add_common)
     return parser
@@ -146,6 +155,7 @@ def _error(message: str, *, kind: str = "") -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.batch.executor import GradingRun
+    from grader.grading import environment
     from grader.batch.run import GradingIncomplete, grade_folder
     from grader.reports.terminal import print_run_summary
     from grader.spec import load_spec
@@ -153,6 +163,7 @@ def _grade(args: argparse.Namespace) -> int:
     assignment = load_spec(args.assignment)
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder")
+    _warn_environment(assignment)
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
     run = GradingRun(assignment=assignment, out=args.out, workers=max(1, args.workers), isolation=args.isolation,
@@ -163,7 +174,16 @@ def _grade(args: argparse.Namespace) -> int:
     except GradingIncomplete as incomplete:
         rows, failures = incomplete.rows, incomplete.failures
     print_run_summary(assignment.assignment, rows, args.out, html=run.html, failures=failures)
+    print(environment.environment_note(assignment, environment.running_versions()))
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _warn_environment(assignment: "Assignment") -> None:
+    """Say on stderr, before grading, that this machine's NumPy or torch is not the spec's."""
+    from grader.grading import environment
+
+    for line in environment.mismatches(assignment):
+        print(f"grader: warning: {line}", file=sys.stderr)
 
 
 def _check_one(args: argparse.Namespace) -> "GradeReport":
@@ -198,27 +218,55 @@ def _lint(args: argparse.Namespace) -> int:
     from grader.sandbox.session import InProcessSession
     from grader.spec import load_spec
 
+    from grader.grading.clusters import check_clusters, load_clusters
+
     assignment = load_spec(args.assignment)
+    clusters = None if args.clusters is None else load_clusters(args.clusters, assignment)  # a bad file: before
     expectations = ReferenceExpectations(assignment, data_dir=args.data_dir)
-    findings = run_selftest(assignment, session_for=InProcessSession, expectations=expectations)
+    selected = assignment
+    if args.problem:
+        unknown = sorted(set(args.problem) - {problem.id for problem in assignment.problems})
+        if unknown:
+            raise UsageError(f"no problem {', '.join(map(repr, unknown))} in {assignment.source}")
+        selected = assignment.model_copy(
+            update={"problems": [problem for problem in assignment.problems if problem.id in args.problem]})
+    findings = run_selftest(selected, session_for=InProcessSession, expectations=expectations)
     if not args.no_strength:
-        findings += run_strength(assignment, session_for=InProcessSession, expectations=expectations)
+        # The whole spec: which functions are other problems' (and not mutated here) does not
+        # depend on the selection, nor do the mutants' ids.
+        findings += run_strength(assignment, session_for=InProcessSession, expectations=expectations,
+                                 problems=args.problem)
     for finding in findings:
         print(finding.line())
     failed = [finding for finding in findings if not finding.ok]
     print(f"{assignment.assignment}: {len(findings) - len(failed)} of {len(findings)} self-test checks passed")
+    if clusters is not None:
+        # Informational: an undeclared cluster is for the instructor to judge, not a broken spec.
+        verdicts = check_clusters(assignment, clusters, data_dir=args.data_dir)
+        for verdict in verdicts:
+            print(verdict.line())
+        explained = sum(1 for verdict in verdicts if verdict.explained_by)
+        print(f"{assignment.assignment}: {explained} of {len(verdicts)} wrong-answer clusters explained by a "
+              "declared mistake")
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def _schema(args: argparse.Namespace) -> int:
     from grader.spec import json_schema
 
-    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.markdown:
+        from grader.spec_guide import field_reference, replace_reference
+
+        text = field_reference(json_schema()) + "\n"
+        if args.out is not None and args.out.is_file():  # the guide: only its generated part is replaced
+            text = replace_reference(args.out.read_text(encoding="utf-8"), text.rstrip("\n"))
+    else:
+        text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out is None:
         sys.stdout.write(text)
     else:
         args.out.write_text(text, encoding="utf-8")
-        print(f"JSON Schema of the spec format written to {args.out}")
+        print(f"{'Field reference' if args.markdown else 'JSON Schema'} of the spec format written to {args.out}")
     return EXIT_OK
 
 
@@ -233,10 +281,19 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[..., None]) -> None:
-    """The student-kit and CI commands: bundle, ci, init-ci, export."""
+    """The kit and CI commands: bundle, new, starter, ci, init-ci, export."""
     bundle = commands.add_parser("bundle", help="export a student kit: public cases and their expected outputs")
     bundle.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
     bundle.add_argument("--out", type=Path, required=True, help="kit folder to write (created or replaced)")
+
+    new = commands.add_parser("new", help="write a commented skeleton of a new assignment that lints clean")
+    new.add_argument("name", help="the assignment's name, which is also the students' module (hw5)")
+    new.add_argument("--dir", type=Path, default=Path("."),
+                     help="the course folder holding problems/ and reference/ (default .)")
+
+    starter = commands.add_parser("starter", help="write the student's starter module and notebook from the reference")
+    starter.add_argument("assignment", help="name in problems/ (hw1) or path to a spec file")
+    starter.add_argument("--out", type=Path, required=True, help="folder to write hwN.py and hwN.ipynb into")
 
     ci = commands.add_parser("ci", help="check a submission in CI: JUnit XML, job summary, exit code")
     ci.add_argument("assignment", help="a student kit folder, a name in problems/, or a spec file")
@@ -267,6 +324,24 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
                         help="Canvas column holding the submission id (default SIS Login ID)")
     export.add_argument("--moodle-identifier", default="Username",
                         help="header of Moodle's user identifier column (default Username)")
+
+
+def _new(args: argparse.Namespace) -> int:
+    from grader.kit.skeleton import write_skeleton
+
+    for path in write_skeleton(args.name, args.dir):
+        print(f"written: {path}")
+    print(f"next: grader lint {args.dir / 'problems' / (args.name + '.yaml')}   (see docs/authoring.md)")
+    return EXIT_OK
+
+
+def _starter(args: argparse.Namespace) -> int:
+    from grader.kit.starter import write_starter
+    from grader.spec import load_spec
+
+    for path in write_starter(load_spec(args.assignment), args.out):
+        print(f"starter written: {path}")
+    return EXIT_OK
 
 
 def _bundle(args: argparse.Namespace) -> int:
@@ -363,5 +438,5 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"grade": _grade, "check": _check, "lint": _lint, "data": _data, "schema": _schema,
-            "bundle": _bundle, "ci": _ci, "init-ci": _init_ci, "export": _export,
+            "bundle": _bundle, "starter": _starter, "new": _new, "ci": _ci, "init-ci": _init_ci, "export": _export,
             "gradescope": _gradescope, "autograde": _autograde}

@@ -79,7 +79,9 @@ def load_state_dict(module: Any, state: dict[str, Any]) -> None:
     problems = []
     for key, value in state.items():
         if key not in own:
-            owner = key.rsplit(".", 1)[0]
+            # `fc.weight` is missing because `fc` is, or because `fc` has no `weight`; a key with no
+            # dot is a parameter (or buffer) of the module itself, never a submodule.
+            owner = key.rsplit(".", 1)[0] if "." in key else ""
             has_owner = any(name == owner for name, _ in module.named_modules())
             problems.append(f"your module has no parameter `{key}`" if has_owner
                             else f"your module has no submodule `{owner}`")

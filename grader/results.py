@@ -110,6 +110,9 @@ class ProblemResult:
     diagnoses: tuple[Diagnosis, ...] = ()
     output: str = ""
     """What the student's code printed while this problem ran (bounded)."""
+    wrong_answers: tuple[tuple[str, str], ...] = ()
+    """(case, fingerprint) of each failing case when no declared mistake explains them
+    (``grading.fingerprint``): the class summary groups equal wrong answers by it."""
 
     @property
     def score(self) -> float:
@@ -149,6 +152,8 @@ class GradeReport:
     mode: str = "grade"
     """'grade' (public and hidden cases) or 'check' (public cases only)."""
     notes: tuple[str, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    """(package, version) of NumPy and torch as graded with, measured in the grader's process."""
 
     @property
     def score(self) -> float:
@@ -206,6 +211,7 @@ def problem_from_dict(data: dict[str, Any]) -> ProblemResult:
             **data,
             "checks": tuple(check_from_dict(c) for c in data.get("checks", [])),
             "diagnoses": tuple(Diagnosis(**d) for d in data.get("diagnoses", [])),
+            "wrong_answers": _tuple(data.get("wrong_answers", [])),
         }
     )
 
@@ -216,5 +222,6 @@ def report_from_dict(data: dict[str, Any]) -> GradeReport:
             **data,
             "problems": tuple(problem_from_dict(p) for p in data["problems"]),
             "notes": tuple(data.get("notes", [])),
+            "environment": _tuple(data.get("environment", [])),
         }
     )

@@ -50,6 +50,19 @@ class Scenario:
         return {"steps": list(self.steps), "reads": list(self.reads), "read_texts": list(self.read_texts),
                 "seed": seed}
 
+    def global_names(self) -> dict[str, str]:
+        """The names left to the module (its functions and classes), each with the first step or read
+        that uses it (``step 2 `dx = f(dout, cache)```): what ``grader.grading.preflight`` looks up
+        in the reference."""
+        found: dict[str, str] = {}
+        nodes = [(f"step {index + 1} `{step['text']}`", [step["do"], step["to"]])
+                 for index, step in enumerate(self.steps)]
+        nodes += [(f"read `{text}`", [read]) for text, read in zip(self.read_texts, self.reads)]
+        for where, roots in nodes:
+            for name in _globals_in(roots):
+                found.setdefault(name, where)
+        return found
+
     def script(self, arguments: Mapping[str, Any]) -> str:
         """The scenario as the Python a student can paste to reproduce it (after defining the
         case's arguments): the steps, a repeated one as a loop, then a print of each read."""
@@ -59,6 +72,15 @@ class Scenario:
             count = arguments.get(count, count) if isinstance(count, str) else count
             lines.append(step["text"] if count == 1 else f"for _ in range({count}):\n    {step['text']}")
         return "\n".join([*lines, *(f"print({text})" for text in self.read_texts)])
+
+
+def _globals_in(node: Any) -> list[str]:
+    """The ``["global", name]`` nodes anywhere in a plan node, in order."""
+    if not isinstance(node, list):
+        return []
+    if len(node) == 2 and node[0] == "global" and isinstance(node[1], str):
+        return [node[1]]
+    return [name for item in node for name in _globals_in(item)]
 
 
 class _Parser:

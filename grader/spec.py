@@ -11,6 +11,7 @@ throughout the grader, so one declaration gives both the schema and the objects.
 
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 from functools import cached_property
@@ -106,7 +107,7 @@ class ArrayValue(_ArrayOptions):
     """An explicit array with a dtype, for integer labels, masks or float32 inputs."""
 
     array: list[Any] = Field(description="Nested lists of numbers.")
-    dtype: DType = "float64"
+    dtype: DType = Field("float64", description="Element type.")
 
 
 class LinspaceValue(_ArrayOptions):
@@ -114,7 +115,7 @@ class LinspaceValue(_ArrayOptions):
 
     linspace: tuple[float, float] = Field(description="[start, stop], both included.")
     shape: list[Annotated[int, Field(ge=0)]] = Field(description="Shape of the array.")
-    dtype: DType = "float64"
+    dtype: DType = Field("float64", description="Element type.")
 
 
 class RandomValue(_ArrayOptions):
@@ -127,12 +128,12 @@ class RandomValue(_ArrayOptions):
     )
     shape: list[Annotated[int, Field(ge=0)]] = Field(description="Shape of the array.")
     seed: int = Field(ge=0, description="Seed of numpy's default_rng.")
-    loc: float = 0.0
-    scale: float = Field(1.0, ge=0)
-    low: float = 0.0
-    high: float = 1.0
-    alpha: float = Field(1.0, gt=0)
-    dtype: DType | None = None
+    loc: float = Field(0.0, description="normal: the mean.")
+    scale: float = Field(1.0, ge=0, description="normal: the standard deviation.")
+    low: float = Field(0.0, description="uniform and integers: the lowest value (included).")
+    high: float = Field(1.0, description="uniform and integers: the upper bound (excluded).")
+    alpha: float = Field(1.0, gt=0, description="dirichlet: the concentration.")
+    dtype: DType | None = Field(None, description="Element type; default float64 (int64 for integers).")
 
     @model_validator(mode="after")
     def _check(self) -> "RandomValue":
@@ -195,14 +196,14 @@ class _CheckBase(_Model):
     name: str | None = Field(None, description="Shown in feedback; defaults to the kind.")
     weight: float = Field(1.0, gt=0, description="Share of the problem's points.")
     cases: list[str] | None = Field(None, description="Case names; default: every case.")
-    success_message: str = ""
-    failure_message: str = ""
+    success_message: str = Field("", description="Shown when the check passes, in place of the default.")
+    failure_message: str = Field("", description="Shown before the details when the check fails.")
 
 
 class ValueCheck(_CheckBase):
     """The student's output equals the reference's on each case, within a tolerance."""
 
-    kind: Literal["value"]
+    kind: Literal["value"] = Field(description="This kind of check.")
     parts: list[str] | None = Field(
         None, description="Only these parts: reads of a scenario (or entries of one), or names in `returns`."
     )
@@ -221,7 +222,7 @@ class ValueCheck(_CheckBase):
 class GradientCheck(_CheckBase):
     """The student's analytic derivative against a numerical one of the reference."""
 
-    kind: Literal["gradient"]
+    kind: Literal["gradient"] = Field(description="This kind of check.")
     function: str | None = Field(
         None, description="Reference function differentiated; takes the problem's arguments, in order."
     )
@@ -253,15 +254,16 @@ PropertyName = Literal["sums_to_one", "shift_invariant", "symmetric", "does_not_
 class PropertyCheck(_CheckBase):
     """An invariant of the student's output; its credit counts only on cases whose values are right."""
 
-    kind: Literal["property"]
-    property: PropertyName
+    kind: Literal["property"] = Field(description="This kind of check.")
+    property: PropertyName = Field(description="The invariant: sums_to_one, shift_invariant, symmetric, "
+                                   "does_not_modify_inputs or in_range.")
     axis: int = Field(-1, description="sums_to_one: axis that sums to 1.")
     arg: str | None = Field(None, description="shift_invariant: the argument shifted.")
     shift: float = Field(0.0, description="shift_invariant: constant added to the argument.")
     low: float | None = Field(None, description="in_range: smallest allowed value.")
     high: float | None = Field(None, description="in_range: largest allowed value.")
-    rtol: float = Field(1e-6, ge=0)
-    atol: float = Field(1e-9, ge=0)
+    rtol: float = Field(1e-6, ge=0, description="Relative tolerance of the comparison the property makes.")
+    atol: float = Field(1e-9, ge=0, description="Absolute tolerance of the comparison the property makes.")
 
     @model_validator(mode="after")
     def _params_fit_property(self) -> "PropertyCheck":
@@ -276,23 +278,23 @@ class StabilityCheck(_CheckBase):
     """Finite output, no floating-point warnings (overflow, invalid, divide) and the reference's values
     (under the problem's value tolerance) on each case."""
 
-    kind: Literal["stability"]
+    kind: Literal["stability"] = Field(description="This kind of check.")
 
 
 class AccuracyCheck(_CheckBase):
     """A trained model's classification accuracy on MNIST images it never saw."""
 
-    kind: Literal["accuracy"]
-    split: Literal["test", "train"] = "test"
+    kind: Literal["accuracy"] = Field(description="This kind of check.")
+    split: Literal["test", "train"] = Field("test", description="The MNIST split evaluated.")
     images: tuple[int, int] = Field((0, 10000), description="Half-open range [start, stop) evaluated.")
     target: float = Field(gt=0, le=1, description="Accuracy for full credit.")
     floor: float = Field(ge=0, lt=1, description="Accuracy at or below which the credit is zero.")
     curve: Literal["linear", "step"] = Field(
         "linear", description="linear: credit grows linearly from floor to target; step: all or nothing."
     )
-    max_parameters: int = Field(1_000_000, gt=0)
+    max_parameters: int = Field(1_000_000, gt=0, description="Most parameters the model may have.")
     time_limit: float = Field(60.0, gt=0, description="Seconds for evaluating every image.")
-    batch_size: int = Field(1000, gt=0)
+    batch_size: int = Field(1000, gt=0, description="Images per forward pass.")
     weights: str = Field("mnist_model.pt", description="State-dict file in the submission.")
     retrain: "Retrain | None" = Field(None, description="Also retrain with the student's train().")
 
@@ -308,10 +310,10 @@ class AccuracyCheck(_CheckBase):
 class Retrain(_Model):
     """Run the student's ``train(images, labels, seed)`` and evaluate what it returns."""
 
-    split: Literal["test", "train"] = "train"
-    images: tuple[int, int] = (0, 60000)
-    seed: int = 0
-    time_limit: float = Field(600.0, gt=0)
+    split: Literal["test", "train"] = Field("train", description="The MNIST split trained on.")
+    images: tuple[int, int] = Field((0, 60000), description="Half-open range [start, stop) trained on.")
+    seed: int = Field(0, description="Passed to train().")
+    time_limit: float = Field(600.0, gt=0, description="Seconds for training.")
 
 
 AccuracyCheck.model_rebuild()
@@ -340,7 +342,8 @@ CheckSpec = Annotated[
 class Mistake(_Model):
     """A known wrong answer: a function in the mistakes module, named in plain words."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    id: str = Field(pattern=r"^[A-Za-z0-9_]+$", description="Names the mistake in reports and in "
+                    "the mistakes module's function `<function>__<id>`.")
     implementation: str | None = Field(
         None, description="Function in the mistakes module; default '<function>__<id>'."
     )
@@ -358,11 +361,12 @@ class Survivor(_Model):
 class Problem(_Model):
     """One graded function (or model) of an assignment."""
 
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    points: float = Field(gt=0)
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The graded function's (or class's) "
+                    "name, unless `function` says otherwise; unique in the spec.")
+    points: float = Field(gt=0, description="What the problem is worth; its checks share them by weight.")
     function: str | None = Field(None, description="Student function; default the problem id.")
     module: str | None = Field(None, description="Student module; default the assignment's.")
-    description: str = ""
+    description: str = Field("", description="One line shown to students above the problem's results.")
     returns: list[str] | None = Field(
         None, description="Names of the parts of a returned tuple, for feedback (grad_x, grad_W, ...)."
     )
@@ -377,13 +381,31 @@ class Problem(_Model):
         "`config[\"velocity\"]`), compared with the same scenario run on the reference."
     )
     seed: int = Field(0, ge=0, description="Seeds Python's, numpy's and torch's generators before each step.")
-    cases: list[Case] = Field(default_factory=list)
-    checks: list[CheckSpec] = Field(min_length=1)
-    mistakes: list[Mistake] = Field(default_factory=list)
+    cases: list[Case] = Field(default_factory=list, description="The inputs the checks run on.")
+    checks: list[CheckSpec] = Field(min_length=1, description="What is graded, each with a `kind`.")
+    mistakes: list[Mistake] = Field(default_factory=list, description="Typical wrong answers the feedback names.")
     survivors: list[Survivor] = Field(
         default_factory=list, description="Mutants of the reference the cases are known not to kill, each with the "
         "reason; `grader lint` fails on any other survivor, and on a declared one the cases do kill.")
-    limits: LimitsOverride = Field(default_factory=LimitsOverride)
+    no_typical_mistake: str | None = Field(
+        None, description="Why the problem declares fewer than two mistakes (`W[x]` has no typical wrong "
+        "variant but an off-by-one): `grader lint` then accepts it, and still requires degenerate answers "
+        "to score 0.", json_schema_extra={"minLength": 1})
+    limits: LimitsOverride = Field(default_factory=LimitsOverride, description="Overrides of the assignment's limits.")
+
+    @field_validator("scenario", mode="before")
+    @classmethod
+    def _steps_read_as_mappings(cls, value: Any) -> Any:
+        # An unquoted step holding ": " (a dict display, a keyword's annotation) is a mapping to YAML;
+        # say so, quoting the step as it was written, rather than "do: field required".
+        for index, item in enumerate(value if isinstance(value, list) else []):
+            if isinstance(item, dict) and "do" not in item and len(item) == 1:
+                key, rest = next(iter(item.items()))
+                text = f"{key}: {yaml.safe_dump(rest, default_flow_style=True).strip().removesuffix('...').strip()}"
+                quoted = yaml.safe_dump(text, default_style="'", width=1000).strip().removesuffix("...").strip()
+                raise ValueError(f"step {index + 1} was read by YAML as a mapping, because it holds ': '; "
+                                 f"quote it: - {quoted}")
+        return value
 
     @field_validator("mistakes", mode="before")
     @classmethod
@@ -448,22 +470,35 @@ class Problem(_Model):
         return check.name or f"{check.kind} #{index + 1}"
 
 
+class Environment(_Model):
+    """The package versions a course grades with: the kit, CI and Gradescope install exactly these,
+    and every run says so when the versions it runs with differ."""
+
+    numpy: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="NumPy release, e.g. 2.4.6.")
+    torch: str | None = Field(None, pattern=r"^\d+\.\d+\.\d+$",
+                              description="torch release, installed as the CPU build, e.g. 2.13.0.")
+
+
 class Assignment(_Model):
     """A whole spec file: one student module per assignment, one problem per graded function."""
 
-    schema_version: int = Field(json_schema_extra={"const": SCHEMA_VERSION})
-    assignment: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    title: str = ""
+    schema_version: int = Field(json_schema_extra={"const": SCHEMA_VERSION},
+                                description="The spec format written for; this grader reads 1.")
+    assignment: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="The assignment's name (hw1), in reports.")
+    title: str = Field("", description="Shown in reports and the kit.")
     module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Student module, e.g. hw1.")
     reference: str | None = Field(None, description="Reference module file, relative to the spec.")
     mistakes_module: str | None = Field(None, description="Module of known mistakes, relative to the spec.")
     handout: str | None = Field(None, description="Student handout (Markdown), relative to the spec.")
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits = Field(default_factory=Limits, description="Sandbox limits of every problem.")
+    environment: Environment | None = Field(
+        None, description="NumPy and torch versions the course grades with (grader.grading.environment)."
+    )
     single_element_scalars: bool = Field(
         False, description="Where the reference returns a scalar, accept an array holding one element "
         "(a handout that says 'a float, or the (1, 1) result of a matrix product')."
     )
-    problems: list[Problem] = Field(min_length=1)
+    problems: list[Problem] = Field(min_length=1, description="The graded functions, classes and models.")
 
     # Set by load_spec: where the file lives, so relative paths resolve.
     source: SkipJsonSchema[Path] = Field(Path("."), exclude=True)
@@ -716,7 +751,14 @@ def load_spec(name_or_path: str | Path, *, check_files: bool = True) -> Assignme
 
 
 def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> SpecError:
-    first = error.errors()[0]
+    errors = error.errors()
+    first = errors[0]
+    # A misspelt key (`sed:`) is both an unknown key and a missing one (`seed`): name the key the
+    # instructor wrote, and what they meant.
+    missing = [e["loc"][-1] for e in errors if e["type"] == "missing" and e["loc"][:-1] == first["loc"][:-1]]
+    unknown = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == first["loc"][:-1]]
+    if first["type"] == "missing" and unknown:
+        first = unknown[0]
     loc = [str(part) for part in first["loc"]]
     message = first["msg"]
     ctx_error = (first.get("ctx") or {}).get("error")
@@ -724,7 +766,8 @@ def _spec_error(path: Path, raw: dict[str, Any], error: ValidationError) -> Spec
         loc = ctx_error.loc.split(".")
         message = str(ctx_error)
     elif first["type"] == "extra_forbidden":
-        message = f"unknown key {loc[-1]!r}"
+        meant = difflib.get_close_matches(loc[-1], [str(name) for name in missing], n=1)
+        message = f"unknown key {loc[-1]!r}" + (f" (did you mean {meant[0]!r}?)" if meant else "")
     elif first["type"] == "union_tag_invalid":
         message = f"unknown check kind; valid kinds are {', '.join(sorted(_CHECK_KINDS))}"
     problem = ""

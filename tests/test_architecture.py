@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "grader"
 
 BASE = frozenset({
     "calls", "cases", "compare", "datasets", "errors", "interpreter", "reference", "results", "scenarios", "spec",
-    "values", "wire",
+    "spec_guide", "values", "wire",
 })
 """Top-level modules that every layer may import."""
 ENTRY_POINTS = frozenset({"__main__", "cli", "pytest_plugin"})

@@ -113,6 +113,8 @@ def test_lint_fails_loudly_on_a_broken_spec(tmp_path: Path) -> None:
     assert "[FAIL] double: mistake 'same' is rejected and diagnosed - passes every check" in result.stdout
     assert "[FAIL] lonely: reference passes its own checks" in result.stdout
     assert "[FAIL] lonely: declares at least 2 wrong variants" in result.stdout
+    # Mutants of a reference that fails its own checks would all lose points: no strength is claimed.
+    assert "lonely: the cases kill every realistic mutant" not in result.stdout
 
 
 def test_bad_spec_is_a_usage_error_before_grading(tmp_path: Path) -> None:

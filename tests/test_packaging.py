@@ -231,7 +231,11 @@ def test_grades_with_numpy(which: str, tmp_path: Path, expected_examples: dict) 
     try:
         code, stderr = finish(graded)
         assert code == 0, stderr
+        # hw2's spec pins NumPy 2.4.6: another NumPy grades all the same, and says so.
+        warned = "NumPy 2.4.6 (the spec's environment)" in stderr
+        assert warned == (installed != "2.4.6"), stderr
         results = {sid: json.loads((out / sid / "results.json").read_text()) for sid in ("ada", "ben", "probe")}
+        assert f"Graded with NumPy {installed} and torch" in results["ada"]["output"]
         assert lost_problems(results["ada"]) == set()
         assert lost_problems(results["ben"]) == set(expected_examples["hw2"]["ben"])
         assert lost_problems(results["probe"]) == {"odds"}

@@ -120,6 +120,9 @@ def test_load_state_dict_explains_a_mismatch_by_name() -> None:
         interpreter.load_state_dict(Net(), state)
     assert "`conv1.weight` has shape (6, 3, 3, 3), expected (6, 3, 5, 5)" in str(info.value)
     assert "your module has no submodule `fc`" in str(info.value)
+    with pytest.raises(ValueError) as info:
+        interpreter.load_state_dict(Net(), {**state, "h0": torch.zeros(2)})
+    assert "your module has no parameter `h0`" in str(info.value) and "submodule `h0`" not in str(info.value)
 
 
 # --- spec errors ----------------------------------------------------------------------------------
@@ -166,7 +169,12 @@ def test_a_valid_scenario_loads(tmp_path: Path) -> None:
     ({"cases": [{"name": "a", "args": {"x": {"random": "normal", "shape": [2], "seed": 1, "requires_grad": True},
                                        "w": [1.0]}}]}, "cases.0.args.x", "requires_grad needs tensor"),
     ({"cases": [{"name": "a", "args": {"x": {"random": "normal", "shap": [2], "seed": 1}, "w": [1.0]}}]},
-     "cases.0.args.x.shape", "Field required"),
+     "cases.0.args.x.shap", "unknown key 'shap' (did you mean 'shape'?)"),
+    ({"cases": [{"name": "a", "args": {"x": {"random": "normal", "shape": [2], "sed": 1}, "w": [1.0]}}]},
+     "cases.0.args.x.sed", "unknown key 'sed' (did you mean 'seed'?)"),
+    # What YAML makes of the unquoted step `- out, cache = forward(x, {"a": w})`.
+    ({"scenario": [{'out, cache = forward(x, {"a"': "w})"}]}, "scenario",
+     """step 1 was read by YAML as a mapping, because it holds ': '; quote it: - 'out, cache = forward(x, {"a": w})'"""),
 ])
 def test_a_bad_scenario_is_refused_with_its_field(tmp_path: Path, changes: dict, field: str, words: str) -> None:
     with pytest.raises(SpecError) as info:

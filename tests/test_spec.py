@@ -74,6 +74,10 @@ def test_valid_minimal_spec_loads(tmp_path: Path) -> None:
         (("problems.0.checks.0.cases", ["nope"]), "checks.0.cases", "unknown case 'nope'"),
         (("problems.0.cases.0.visibility", "secret"), "cases.0.visibility", "public"),
         (("problems.0.checks", []), "checks", "at least 1"),
+        (("problems.0.survivors", [{"mutant": "not an id", "reason": "r"}]), "survivors.0.mutant", "pattern"),
+        (("problems.0.survivors", [{"mutant": "sigmoid:sign:1", "reason": ""}]), "survivors.0.reason", "at least 1"),
+        (("problems.0.survivors", [{"mutant": "sigmoid:sign:1", "reason": "r"}] * 2), "survivors.1.mutant",
+         "declared twice"),
     ],
 )
 def test_bad_problem_fields_are_named(tmp_path: Path, change: tuple, field: str, words: str) -> None:

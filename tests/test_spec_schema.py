@@ -105,6 +105,7 @@ AGREEMENT = {
     "scenario with a repeated step": _scenario(["out = sigmoid(x)", {"do": "out = sigmoid(out)", "repeat": "n"}], n=2),
     "mistake shorthand": _mistakes(["sign_flipped"]),
     "mistake mapping": _mistakes([{"id": "sign_flipped", "message": "the sign"}]),
+    "pinned environment": with_change("environment", {"numpy": "2.4.6", "torch": "2.13.0"}),
     # refused by both: the malformed specs of test_spec.py whose errors are structural...
     "negative rtol": with_change("problems.0.checks.0.rtol", -1e-3),
     "NaN atol": with_change("problems.0.checks.0.atol", float("nan")),
@@ -138,6 +139,7 @@ AGREEMENT = {
     "bad property": with_change("problems.0.checks.0", {"kind": "property", "property": "is_pretty"}),
     "gradient method": with_change("problems.0.checks.0", {"kind": "gradient", "function": "sigmoid",
                                                            "wrt": {"x": ""}, "method": "symbolic"}),
+    "environment version not X.Y.Z": with_change("environment", {"numpy": "2.4"}),
     "accuracy without target": with_change("problems.0.checks.0", {"kind": "accuracy", "floor": 0.5}),
 }
 

@@ -295,6 +295,11 @@ def grade_on_dask(run: GradingRun, submissions: Path, pending: list[Pending], re
     whose workers kept dying. An error of the instructor's making stops the run and is raised.
     """
     distributed = import_distributed()
+    from grader.grading.expectations import ReferenceExpectations
+    from grader.grading.preflight import verify_reference
+
+    # Here, before any task: a broken spec stops the run as a local one does, not once per worker.
+    verify_reference(ReferenceExpectations(run.assignment, data_dir=run.data_dir))
     spec = SpecFiles.from_assignment(run.assignment)
     settings = TaskSettings(
         isolation=run.isolation,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Protocol
 
 from grader.batch.submissions import Submission
+from grader.grading.environment import with_environment
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
 from grader.sandbox.interface import SandboxBackend
@@ -87,8 +88,8 @@ def grade_in_sandbox(
     assignment: Assignment, folder: Path, submission_id: str, *, expectations: Any, sandbox: SandboxBackend
 ) -> GradeReport:
     """Grade one unpacked submission in ``sandbox``: what a grading thread or a Dask task does."""
-    return grade_submission(
+    return with_environment(grade_submission(
         assignment, folder, expectations=expectations, submission_id=submission_id,
         session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
         notes=(sandbox.info.describe(),),
-    )
+    ), assignment)

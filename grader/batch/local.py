@@ -12,6 +12,7 @@ from pathlib import Path
 from grader.batch.executor import GradingRun, Pending, Record, grade_in_sandbox, hidden_paths
 from grader.batch.submissions import sources, unpacked
 from grader.grading.expectations import ReferenceExpectations
+from grader.grading.preflight import verify_reference
 from grader.sandbox.choice import open_sandbox
 from grader.sandbox.preload import modules_to_preload
 
@@ -26,6 +27,7 @@ def grade_locally(run: GradingRun, submissions: Path, pending: list[Pending], re
     with open_sandbox(run.isolation, hide=hide, purpose="grade") as sandbox:
         sandbox.preload(*modules_to_preload(run.assignment, (sources(item.submission) for item in pending)))
         expectations = ReferenceExpectations(run.assignment, data_dir=run.data_dir)
+        verify_reference(expectations)  # a broken spec stops the run before any student is graded
 
         def grade_one(item: Pending) -> None:
             with unpacked(item.submission) as folder:

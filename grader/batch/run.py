@@ -25,7 +25,7 @@ from grader.errors import GraderError
 from grader.reports.gradescope import from_results_json, to_results_json
 from grader.reports.progress import RunProgress
 from grader.reports.render import render_feedback, render_summary
-from grader.reports.summary import RecordCollector, summarize
+from grader.reports.summary import RecordCollector, clusters_json, summarize
 from grader.results import GradeReport
 from grader.spec import Assignment
 
@@ -129,7 +129,9 @@ def grade_folder(
     graded = [rows[submission.id] for submission in entries if submission.id in rows]
     write_gradebook(run.out / "gradebook.csv", run.assignment, graded)
     if records is not None:
-        write_atomically(run.out / "index.html", render_summary(summarize(run.assignment.assignment, records.records)))
+        summary = summarize(run.assignment.assignment, records.records)
+        write_atomically(run.out / "index.html", render_summary(summary))
+        write_atomically(run.out / "clusters.json", json.dumps(clusters_json(summary), indent=1))
     if failures:
         raise GradingIncomplete(failures, graded)
     return graded

@@ -30,6 +30,15 @@ class Unavailable(Exception):
     """The expectation is not known here (a hidden case asked of a kit)."""
 
 
+class ReferenceRaised(ReferenceImplementationError):
+    """The reference raised on a case: the case (or the reference) is wrong, never the student."""
+
+    def __init__(self, what: str, case: str, reason: str) -> None:
+        super().__init__(f"{what} raised on case {case!r}: {reason}")
+        self.case = case
+        self.reason = reason
+
+
 class MistakeRaised:
     """A declared mistake raised on a case: a student who raises there may be making it."""
 
@@ -93,7 +102,7 @@ class ReferenceExpectations:
         try:
             return to_plain(self._outcome(problem, case, self._lookup(problem)))
         except Exception as error:
-            raise ReferenceImplementationError(f"{what} raised on case {case.name!r}: {_reason(error)}") from error
+            raise ReferenceRaised(what, case.name, _reason(error)) from error
 
     def _outcome(self, problem: Problem, case: Case, lookup: interpreter.Lookup) -> Any:
         """What the problem's code returns on a case: its function's value, or its scenario's reads."""
@@ -130,9 +139,8 @@ class ReferenceExpectations:
             except ReferenceImplementationError:
                 raise
             except Exception as error:
-                raise ReferenceImplementationError(
-                    f"differentiating {check.of or check.function} on case {case.name!r} failed: {_reason(error)}"
-                ) from error
+                raise ReferenceRaised(f"differentiating {check.of or check.function}", case.name,
+                                      _reason(error)) from error
 
         return self._cache.get(("gradient", problem.id, check_index, case.name), compute)
 

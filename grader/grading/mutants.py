@@ -153,6 +153,16 @@ def _off_by_one(node: ast.AST, scope: Scope) -> list[Replacement]:
     return []
 
 
+_STRICTNESS: dict[type, type] = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt}
+
+
+def _strictness(node: ast.AST, scope: Scope) -> list[Replacement]:
+    # `x > 0` written `x >= 0`: ReLU's gradient at exactly 0, a threshold's edge.
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _STRICTNESS:
+        return [ast.Compare(left=node.left, ops=[_STRICTNESS[type(node.ops[0])]()], comparators=node.comparators)]
+    return []
+
+
 def _sum_mean(node: ast.AST, scope: Scope) -> list[Replacement]:
     name = _call_name(node)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and name in ("sum", "mean"):
@@ -380,6 +390,7 @@ OPERATORS: tuple[Operator, ...] = (
     Operator("naive_sigmoid", "overflow: 1 / (1 + exp(-x)) for a stable sigmoid", _naive_sigmoid),
     Operator("slice_unpad", "slice bounds: unpadding a:a+n written a:-a (empty when a = 0)", _slice_unpad),
     Operator("off_by_one", "slice bounds: a slice or range bound off by one", _off_by_one),
+    Operator("strictness", "slice bounds: a comparison's edge (> for >=, < for <=)", _strictness),
     Operator("sum_mean", "reductions: sum for mean or mean for sum", _sum_mean),
     Operator("axis", "reductions: the other axis, or no axis", _axis),
     Operator("keepdims", "shapes: keepdims added or dropped ((1, D) for (D,) or back)", _keepdims),

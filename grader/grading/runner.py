@@ -19,6 +19,7 @@ from grader.grading.checks import REGISTRY, Context
 from grader.grading.credit import apply_credit_rule
 from grader.grading.diagnosis import diagnose
 from grader.grading.expectations import Unavailable
+from grader.grading.fingerprint import wrong_answers
 from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
 from grader.spec import Assignment, Problem
 
@@ -78,14 +79,17 @@ def grade_problem(assignment: Assignment, problem: Problem, session: Session, ex
     judged = [Context(ctx.assignment, ctx.problem, ctx.check_index, mode, expectations, outcomes) for ctx in contexts]
     results = apply_credit_rule(judged, [_evaluate(ctx) for ctx in judged])
     status, message = _status(problem, outcomes)
+    diagnoses = diagnose(judged, results, outcomes) if status == "graded" else ()
     return ProblemResult(
         problem=problem.id,
         points=problem.points,
         checks=tuple(results),
         status=status,
         message=message,
-        diagnoses=diagnose(judged, results, outcomes) if status == "graded" else (),
+        diagnoses=diagnoses,
         output=printed,
+        # Wrong answers no declared mistake explains, for the class summary's clusters.
+        wrong_answers=wrong_answers(results, outcomes, problem.id) if status == "graded" and not diagnoses else (),
     )
 
 

@@ -1,6 +1,8 @@
 """The spec self-test behind ``grader lint``: a problem that cannot tell right from wrong is broken.
 
-For every problem: the reference passes all of its own checks with full marks; at least two
+For every problem: first, the names its scenario uses resolve and the reference runs every case
+(``grader.grading.preflight``; if not, that is the problem's only finding, since everything after
+would fail for the same reason); then the reference passes all of its own checks with full marks; at least two
 wrong variants (the declared mistakes) are declared; each of them loses points and is diagnosed
 as itself; and degenerate answers (zeros, ones, the input echoed, random values, each of the shape
 of the reference's output) score nothing at all. The reference and the mistakes are the
@@ -19,7 +21,9 @@ from typing import Any, Callable
 import numpy as np
 
 from grader.calls import Call, CallOutcome, Session
+from grader.errors import SpecError
 from grader.grading.expectations import ReferenceExpectations
+from grader.grading.preflight import verify_problem
 from grader.grading.runner import grade_problem
 from grader.results import ProblemResult
 from grader.spec import AccuracyCheck, Assignment, Limits, Problem
@@ -139,13 +143,22 @@ def check_problem(
     module_name = assignment.module_of(problem)
     reference = expectations.reference_module
     assert reference is not None
+    try:
+        verify_problem(expectations, problem)
+    except SpecError as error:
+        # Everything else graded against this reference would fail for the same reason and only
+        # bury it (mistakes "also diagnosed as" one another, degenerates "scoring").
+        return [Finding(problem.id, "the scenario's names resolve and the reference runs every case", False,
+                        str(error))]
     findings = []
     result = grade_problem(assignment, problem, session_for({module_name: reference}, None), expectations, "grade")
     findings.append(Finding(problem.id, "reference passes its own checks", result.passed,
                             "" if result.passed else result.failure))
     if len(problem.mistakes) < MIN_MISTAKES:
-        findings.append(Finding(problem.id, f"declares at least {MIN_MISTAKES} wrong variants", False,
-                                f"only {len(problem.mistakes)} declared"))
+        waived = (problem.no_typical_mistake or "").strip()
+        findings.append(Finding(problem.id, f"declares at least {MIN_MISTAKES} wrong variants", bool(waived),
+                                f"waived: {waived}" if waived else f"only {len(problem.mistakes)} declared; declare "
+                                "more, or say why there are none in `no_typical_mistake`"))
     for mistake in problem.mistakes:
         wrong = expectations.mistake_function(problem, mistake)
         session = session_for({module_name: _module_with(reference, problem.function_name, wrong)}, None)

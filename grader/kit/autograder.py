@@ -32,7 +32,9 @@ import grader
 from grader.batch.executor import grade_in_sandbox, hidden_paths
 from grader.batch.submissions import Submission, sources
 from grader.errors import UsageError
+from grader.grading import environment
 from grader.grading.expectations import ReferenceExpectations
+from grader.grading.preflight import verify_reference
 from grader.reports.gradescope import Visibility, to_autograder_results
 from grader.results import GradeReport
 from grader.sandbox.choice import open_sandbox
@@ -61,7 +63,7 @@ fi
 # PyPI's Linux torch wheels are CUDA builds (GBs of nvidia-* packages): take torch alone from the
 # CPU wheel index first; the grader's own install then finds its torch range satisfied and adds none.
 "$ROOT/venv/bin/python" -m pip install -q {torch} --index-url {cpu_index}
-"$ROOT/venv/bin/python" -m pip install -q "$SOURCE/grader"
+"$ROOT/venv/bin/python" -m pip install -q {numpy}"$SOURCE/grader"
 "$ROOT/venv/bin/python" -m grader --version   # fails here, not at the first submission, if broken
 """
 
@@ -89,6 +91,7 @@ def build_autograder(
         UsageError: the grader is not installed from a source checkout (its pyproject.toml is
             needed to install it from the zip), or ``data_dir`` holds no MNIST file.
     """
+    verify_reference(ReferenceExpectations(assignment, data_dir=data_dir))
     project = Path(grader.__file__).resolve().parent.parent
     if not (project / "pyproject.toml").is_file():
         raise UsageError(f"no pyproject.toml beside the grader package in {project}: build the autograder "
@@ -105,7 +108,11 @@ def build_autograder(
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     os.close(handle)
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as package:
-        _add_script(package, "setup.sh", SETUP_SH.format(torch=TORCH_REQUIREMENT, cpu_index=CPU_WHEEL_INDEX))
+        # The spec's environment, when it names one, pins torch and NumPy to the course's versions.
+        pins = environment.pinned(assignment)
+        _add_script(package, "setup.sh", SETUP_SH.format(
+            torch=f"torch=={pins['torch']}" if "torch" in pins else TORCH_REQUIREMENT, cpu_index=CPU_WHEEL_INDEX,
+            numpy=f"numpy=={pins['numpy']} " if "numpy" in pins else ""))
         data_option = ' --data-dir "$SOURCE/data/mnist"' if data_files else ""
         _add_script(package, "run_autograder", RUN_AUTOGRADER.format(
             spec=shlex.quote(spec), visibility=hidden_visibility, data_dir=data_option))
@@ -145,6 +152,7 @@ def autograde(
     with open_sandbox(isolation, hide=hidden, purpose="grade", preload=preload) as sandbox:
         # Computed while the fork server boots.
         expectations = ReferenceExpectations(assignment, data_dir=data_dir)
+        verify_reference(expectations)
         report = grade_in_sandbox(assignment, folder, folder.name, expectations=expectations, sandbox=sandbox)
     data = to_autograder_results(report, assignment, hidden_visibility=hidden_visibility)
     results.write_text(json.dumps(data, indent=1), encoding="utf-8")

@@ -11,6 +11,7 @@
     KIT/handout.md     the spec's handout
     KIT/README.md      how to run ``grader check``, ``grader ci``, ``pytest`` and ``Checker`` with the kit
     KIT/conftest.py    loads the grader's pytest plugin (``grader.pytest_plugin``)
+    KIT/starter/       the student's module and notebook to start from (``grader.kit.starter``)
 
 ``expected.json`` holds, for the kit's public cases only::
 
@@ -40,15 +41,21 @@ import yaml
 from grader import __version__, wire
 from grader.cases import case_args
 from grader.errors import GraderError, UsageError
+from grader.grading import environment
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
+from grader.grading.preflight import verify_reference
 from grader.kit.selfcheck import KIT_SPEC, is_kit
+from grader.kit.starter import write_starter
 from grader.spec import (AccuracyCheck, Assignment, GradientCheck, Mistake, Problem, StabilityCheck, ValueCheck,
                          load_spec)
 
 KIT_FORMAT = KitExpectations.FORMAT
 """Version of the expected.json layout; ``KitExpectations`` refuses other versions."""
 
-KIT_FILES = ("spec.yaml", "expected.json", "expected.npz", "handout.md", "README.md", "conftest.py")
+STARTER_DIR = "starter"
+"""The kit's folder of starter code (``grader.kit.starter``): the student's module and notebook."""
+
+KIT_FILES = ("spec.yaml", "expected.json", "expected.npz", "handout.md", "README.md", "conftest.py", STARTER_DIR)
 
 CONFTEST = '''\
 """Runs this kit's public checks as pytest tests: one test per problem (the grader's pytest plugin).
@@ -97,7 +104,8 @@ def _public_problem(original: Problem, expectations: ReferenceExpectations) -> K
         Mistake(id=mistake.id, implementation=None, message=expectations.mistake_message(original, mistake))
         for mistake in original.mistakes
     ] if has_value_check else []
-    problem = original.model_copy(update={"cases": public, "checks": checks, "mistakes": mistakes})
+    # Declared survivors name the mistakes the cases cannot see: the instructor's notes, not the students'.
+    problem = original.model_copy(update={"cases": public, "checks": checks, "mistakes": mistakes, "survivors": []})
     return KitProblem(problem=problem, original=original, check_origin=tuple(origin))
 
 
@@ -204,6 +212,7 @@ def build_kit(name_or_path: str | Path, out: Path) -> Kit:
     """
     assignment = load_spec(name_or_path)
     expectations = ReferenceExpectations(assignment)
+    verify_reference(expectations)
     kit, left_out = [], []
     for problem in assignment.problems:
         entry = _public_problem(problem, expectations)
@@ -235,6 +244,7 @@ def build_kit(name_or_path: str | Path, out: Path) -> Kit:
             shutil.copyfile(assignment.resolve(assignment.handout), staging / "handout.md")
         (staging / "README.md").write_text(kit_readme(assignment, left_out), encoding="utf-8")
         (staging / "conftest.py").write_text(CONFTEST, encoding="utf-8")
+        write_starter(assignment, staging / STARTER_DIR)
         validate_kit(staging, assignment)
         if out.exists():
             shutil.rmtree(out)
@@ -288,16 +298,14 @@ correct solution gives on them (`expected.json`, `expected.npz`) and the handout
 It contains no solution. Your final grade also counts hidden cases of the same kind, so passing
 everything here is necessary, not sufficient.
 
-You need Python 3.11, PyTorch and the grader:
-
-    pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-    pip install dl-grader          # or the git URL your instructor gives you
-
-Where PyTorch 2.3 or newer is already installed (Colab, a conda environment), skip the first
-line: the grader works with the torch you have and does not replace it.
+{install}
 
 Copy this folder into your repository (the folder holding `{module}.py`) as `{folder}/`, and run
 the commands below from your repository. Another name works too: use it in place of `{folder}`.
+
+`starter/` holds `{module}.py` and `{module}.ipynb` to start from: every function and class with
+its signature and docstring, each raising `NotImplementedError` until you write it. Copy one of
+them next to `{folder}/` (a module or a notebook: the grader takes either).
 
 ## Check your work
 
@@ -339,6 +347,38 @@ output says which applied.
 {left_out}"""
 
 
+INSTALL = """\
+You need Python 3.11, PyTorch and the grader:
+
+    pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    pip install dl-grader          # or the git URL your instructor gives you
+
+Where PyTorch 2.3 or newer is already installed (Colab, a conda environment), skip the first
+line: the grader works with the torch you have and does not replace it."""
+
+PINNED_INSTALL = """\
+The course grades with {versions}. You need Python 3.11 and these exact versions
+(torch as its CPU build), and the grader:
+
+{commands}
+
+With other versions the grader still runs, and says on every check that they differ from the
+course's: your code may then behave differently than in grading (an API that NumPy removed, say)."""
+
+
+def install_text(assignment: Assignment) -> str:
+    """The kit README's install instructions: the spec's pinned versions when it names them."""
+    pins = environment.pinned(assignment)
+    if not pins:
+        return INSTALL
+    commands = []
+    if "torch" in pins:
+        commands.append(f"    pip install torch=={pins['torch']} --index-url https://download.pytorch.org/whl/cpu")
+    commands.append(f"    pip install numpy=={pins['numpy']} dl-grader     # or the git URL your instructor gives you")
+    versions = environment.describe(tuple((name, version) for name, version in pins.items()))
+    return PINNED_INSTALL.format(versions=versions, commands="\n".join(commands))
+
+
 def kit_readme(assignment: Assignment, left_out: list[str], *, folder: str = STUDENT_KIT_DIR) -> str:
     problems = ", ".join(f"`{problem.id}`" for problem in assignment.problems if problem.id not in left_out)
     note = ""
@@ -346,4 +386,4 @@ def kit_readme(assignment: Assignment, left_out: list[str], *, folder: str = STU
         note = ("\nChecked only by the instructor's grading (no public case): "
                 + ", ".join(f"`{name}`" for name in left_out) + ".\n")
     return README.format(title=assignment.title or assignment.assignment, module=assignment.module,
-                         folder=folder, problems=problems, left_out=note)
+                         folder=folder, problems=problems, left_out=note, install=install_text(assignment))

@@ -13,6 +13,8 @@ from typing import Any
 from grader.batch.executor import hidden_paths
 from grader.batch.submissions import Submission, sources
 from grader.grading.expectations import KitExpectations, ReferenceExpectations
+from grader.grading.environment import with_environment
+from grader.grading.preflight import verify_reference
 from grader.grading.runner import grade_submission
 from grader.results import GradeReport
 from grader.sandbox.choice import IsolationChoice, open_sandbox
@@ -34,7 +36,9 @@ def load_target(target: str | Path, *, data_dir: Path | None = None) -> tuple[As
     if is_kit(path):
         return load_spec(path / KIT_SPEC, check_files=False), KitExpectations(path, data_dir=data_dir)
     assignment = load_spec(str(target))
-    return assignment, ReferenceExpectations(assignment, data_dir=data_dir)
+    expectations = ReferenceExpectations(assignment, data_dir=data_dir)
+    verify_reference(expectations)  # the instructor's own check: a broken spec is theirs to fix first
+    return assignment, expectations
 
 
 def check_submission(
@@ -59,8 +63,8 @@ def check_submission(
 def check_in(sandbox: SandboxBackend, assignment: Assignment, submission: Path, *, expectations: Any,
              mode: str = "check") -> GradeReport:
     """Grade one submission in a sandbox that is already running (several checks can share one)."""
-    return grade_submission(
+    return with_environment(grade_submission(
         assignment, submission.resolve(), expectations=expectations, mode=mode,
         session_factory=lambda path, deadline: SandboxSession(sandbox, path, deadline=deadline),
         notes=(sandbox.info.describe(),),
-    )
+    ), assignment)

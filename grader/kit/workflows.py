@@ -11,6 +11,7 @@ default) and writes two workflow files that need nothing else:
 - ``.gitlab-ci.yml`` (GitLab CI): the same in a ``python:3.11`` image, the JUnit file declared under
   ``artifacts: reports: junit:`` so that merge requests and the Tests tab show it.
 
+Where the spec names an ``environment``, torch and NumPy are installed at exactly its versions.
 The grader is installed with ``pip install dl-grader``, or whatever requirement the instructor passes
 as ``--grader-spec`` (a pinned version, ``git+https://host/course/grader.git@v1``...). The files are
 rendered from the Jinja templates in ``grader/reports/templates/ci/``; values land in YAML as quoted
@@ -30,6 +31,7 @@ from pathlib import Path
 import jinja2
 
 from grader.errors import UsageError
+from grader.grading import environment
 from grader.kit.selfcheck import KIT_SPEC, is_kit
 from grader.results import GradeReport, ProblemResult
 from grader.spec import load_spec
@@ -77,28 +79,34 @@ def render_workflows(
     grader_spec: str = DEFAULT_GRADER_SPEC,
     min_score: float | None = None,
     systems: tuple[str, ...] = (),
+    pins: dict[str, str] | None = None,
 ) -> dict[Path, str]:
     """The workflow files' text, by path relative to the repository.
 
     ``systems``: GitHub runners besides ubuntu-latest (``SYSTEMS``) to check on too (GitLab's
     job stays on Linux: its shared Windows and macOS runners are not generally available).
+    ``pins``: the spec's environment (``grading.environment.pinned``): torch and NumPy installed at
+    exactly those versions.
     """
+    pins = pins or {}
+    torch_requirement = f"torch=={pins['torch']}" if "torch" in pins else TORCH_REQUIREMENT
     kit_dir = _single_line(kit_dir, "the kit folder")
     grader_spec = _single_line(grader_spec, "--grader-spec")
     unknown = [system for system in systems if system not in SYSTEMS]
     if unknown:
         raise UsageError(f"unknown runner {unknown[0]!r}; choose from {', '.join(SYSTEMS)}")
     every = tuple(system for system in SYSTEMS if system == SYSTEMS[0] or system in systems)
-    cpu_torch = f"pip install {shlex.quote(TORCH_REQUIREMENT)} --index-url {shlex.quote(TORCH_INDEX)}"
+    cpu_torch = f"pip install {shlex.quote(torch_requirement)} --index-url {shlex.quote(TORCH_INDEX)}"
+    numpy = f"{shlex.quote('numpy==' + pins['numpy'])} " if "numpy" in pins else ""
     install = [
         "python -m pip install --upgrade pip",
         cpu_torch,
-        f"pip install {shlex.quote(grader_spec)}",
+        f"pip install {numpy}{shlex.quote(grader_spec)}",
     ]
     github_install = list(install)
     if "macos-latest" in every:
         # PyPI's macOS wheels are the CPU build; the CPU index is for Linux and Windows.
-        github_install[1] = (f'if [ "$RUNNER_OS" = macOS ]; then pip install {shlex.quote(TORCH_REQUIREMENT)}; '
+        github_install[1] = (f'if [ "$RUNNER_OS" = macOS ]; then pip install {shlex.quote(torch_requirement)}; '
                              f"else {cpu_torch}; fi")
     check = f"grader ci {shlex.quote(kit_dir)} . --junit {JUNIT_FILE}"
     if min_score is not None:
@@ -136,7 +144,7 @@ def init_ci(
         raise UsageError(f"the kit folder must be a path inside the repository, got {kit_dir!r}")
     assignment = load_spec(kit / KIT_SPEC, check_files=False)
     files = render_workflows(assignment.assignment, kit_dir=relative.as_posix(), grader_spec=grader_spec,
-                             min_score=min_score, systems=systems)
+                             min_score=min_score, systems=systems, pins=environment.pinned(assignment))
     existing = [path for path in files if (repo / path).exists()]
     if existing and not force:
         raise UsageError(f"{', '.join(str(repo / path) for path in existing)} exist already; --force replaces them")

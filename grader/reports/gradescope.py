@@ -68,6 +68,7 @@ def to_results_json(report: GradeReport) -> dict[str, Any]:
             "assignment": report.assignment,
             "mode": report.mode,
             "max_score": _round(report.max_score),
+            "environment": dict(report.environment),  # the NumPy and torch versions that graded it
         },
     }
 
@@ -81,6 +82,7 @@ def from_results_json(data: dict[str, Any]) -> GradeReport:
         execution_time=float(data.get("execution_time", 0.0)),
         notes=tuple(line for line in data.get("output", "").splitlines() if line),
         problems=tuple(problem_from_dict(test["extra_data"]["result"]) for test in data["tests"]),
+        environment=tuple(extra.get("environment", {}).items()),
     )
 
 

@@ -95,7 +95,7 @@ def junit_tree(report: GradeReport, *, timestamp: datetime | None = None, hostna
     properties = ET.SubElement(suite, "properties")
     for name, value in (("submission", report.submission), ("mode", report.mode),
                         ("score", f"{report.score:.2f}"), ("max_score", f"{report.max_score:.2f}"),
-                        ("grader", __version__)):
+                        ("grader", __version__), *report.environment):
         ET.SubElement(properties, "property", {"name": name, "value": xml_text(value)})
     for problem, verdict in zip(report.problems, verdicts):
         case = ET.SubElement(suite, "testcase", {"classname": report.assignment, "name": problem.problem, "time": "0"})

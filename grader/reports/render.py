@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from grader import __version__
 from grader.errors import GraderError
 from grader.reports import plots
-from grader.reports.summary import ClassSummary
+from grader.reports.summary import EXAMPLE_FIELDS, ClassSummary
 from grader.results import CaseResult, CheckResult, Comparison, GradeReport, Outcome, ProblemResult
 
 OUTPUT_SHOWN = 20_000
@@ -397,6 +397,13 @@ def summary_context(summary: ClassSummary) -> dict[str, Any]:
                       "error": "raised an error", "timeout": "timed out"}.get(c.kind, c.kind), "message": c.message}
             for c in summary.crashes
         ],
+        "clusters": [
+            {"problem": c.problem, "count": c.count, "representative": c.representative,
+             "href": _feedback_href(c.representative), "others": list(c.submissions[1:]),
+             "cases": ", ".join(c.cases), "example": dict(zip(EXAMPLE_FIELDS, c.example))}
+            for p in problems for c in p.clusters
+        ],
+        "environments": list(summary.environments),
         "submissions": [
             {"id": record.submission, "href": _feedback_href(record.submission), "score": points(record.score),
              "max_score": points(record.max_score), "percent": f"{record.percent:.0f}%",

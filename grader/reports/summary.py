@@ -3,6 +3,11 @@
 A ``SubmissionRecord`` keeps of a ``GradeReport`` only what the summary shows (scores, diagnosed
 mistakes, crashes), so a batch run can collect one per submission without holding every report.
 ``summarize`` turns the records into a ``ClassSummary``; ``render.render_summary`` draws it.
+
+Wrong-answer clusters: per problem, the submissions whose failing cases and wrong outputs are the
+same (by the fingerprints of ``ProblemResult.wrong_answers``, robust to float noise) and that no
+declared mistake explains, with one representative each; ``clusters_json`` is what
+``grader lint --clusters`` checks a newly declared mistake against.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from grader.results import GradeReport, Outcome, ProblemResult
 CRASH_STATUSES = ("import_error", "limit")
 CRASH_OUTCOMES = (Outcome.ERROR, Outcome.TIMEOUT)
 MISTAKES_SHOWN = 5
+CLUSTER_MIN = 2
+"""Submissions sharing a wrong answer before it is a cluster: one student's slip is not a pattern."""
+CLUSTER_FORMAT = 1
+EXAMPLE_FIELDS = ("case", "differs", "obtained", "expected")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +42,10 @@ class ProblemRecord:
     crash: str = ""
     """'' when the code ran; else 'import_error', 'limit', 'missing', 'error' or 'timeout'."""
     crash_message: str = ""
+    wrong_answers: tuple[tuple[str, str], ...] = ()
+    """(case, fingerprint) of the failing cases no declared mistake explains."""
+    example: tuple[str, str, str, str] = ()
+    """(case, how it differs, obtained, expected) of the first failing public case with values, if any."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +56,7 @@ class SubmissionRecord:
     score: float
     max_score: float
     problems: tuple[ProblemRecord, ...]
+    environment: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_report(cls, report: GradeReport) -> SubmissionRecord:
@@ -51,6 +65,7 @@ class SubmissionRecord:
             score=report.score,
             max_score=report.max_score,
             problems=tuple(_problem_record(problem) for problem in report.problems),
+            environment=report.environment,
         )
 
     @property
@@ -69,6 +84,17 @@ def _crash(problem: ProblemResult) -> tuple[str, str]:
     return "", ""
 
 
+def _example(problem: ProblemResult) -> tuple[str, str, str, str]:
+    failing = {case for case, _ in problem.wrong_answers}
+    for check in problem.checks:
+        for case in check.cases:
+            if case.case in failing and case.public and case.obtained and case.expected:
+                # A value check's message is the grader's own comparison (no text of the student's).
+                how = case.message if case.outcome is Outcome.FAILED else ""
+                return case.case, how, case.obtained, case.expected
+    return ()
+
+
 def _problem_record(problem: ProblemResult) -> ProblemRecord:
     crash, message = _crash(problem)
     return ProblemRecord(
@@ -80,6 +106,8 @@ def _problem_record(problem: ProblemResult) -> ProblemRecord:
         mistakes=tuple((d.mistake, d.message) for d in problem.diagnoses),
         crash=crash,
         crash_message=message,
+        wrong_answers=problem.wrong_answers,
+        example=_example(problem) if problem.wrong_answers else (),
     )
 
 
@@ -109,6 +137,30 @@ class MistakeCount:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Cluster:
+    """Submissions of one problem with the same wrong answers, which no declared mistake explains."""
+
+    problem: str
+    submissions: tuple[str, ...]
+    wrong_answers: tuple[tuple[str, str], ...]
+    """(case, fingerprint) shared by every submission of the cluster."""
+    example: tuple[str, str, str, str] = ()
+    """The representative's (case, how it differs, obtained, expected) on one public case, if any."""
+
+    @property
+    def count(self) -> int:
+        return len(self.submissions)
+
+    @property
+    def representative(self) -> str:
+        return self.submissions[0]
+
+    @property
+    def cases(self) -> tuple[str, ...]:
+        return tuple(case for case, _ in self.wrong_answers)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProblemSummary:
     """One problem across the class."""
 
@@ -121,6 +173,8 @@ class ProblemSummary:
     crashed: int
     mistakes: tuple[MistakeCount, ...]
     """The most frequent diagnosed mistakes, most frequent first."""
+    clusters: tuple[Cluster, ...] = ()
+    """Undeclared wrong answers shared by at least ``CLUSTER_MIN`` submissions, largest first."""
 
     @property
     def mean_percent(self) -> float:
@@ -149,6 +203,14 @@ class ClassSummary:
     submissions: tuple[SubmissionRecord, ...]
     problems: tuple[ProblemSummary, ...]
     crashes: tuple[Crash, ...]
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        """The NumPy and torch versions the class was graded with, one line per distinct pair."""
+        seen = {record.environment for record in self.submissions if record.environment}
+        labels = {"numpy": "NumPy"}
+        return tuple(sorted(" and ".join(f"{labels.get(name, name)} {version}" for name, version in pair)
+                            for pair in seen))
 
     @property
     def max_score(self) -> float:
@@ -191,6 +253,41 @@ def summarize(assignment: str, records: list[SubmissionRecord]) -> ClassSummary:
             crashed=sum(1 for result in results if result.crash),
             mistakes=tuple(MistakeCount(mistake=mistake, message=messages[mistake], count=count)
                            for mistake, count in counts.most_common(MISTAKES_SHOWN)),
+            clusters=_clusters(name, [(record.submission, problem) for record in records
+                                      for problem in record.problems if problem.problem == name]),
         ))
     return ClassSummary(assignment=assignment, submissions=tuple(sorted(records, key=lambda r: r.submission)),
                         problems=tuple(problems), crashes=tuple(crashes))
+
+
+def _clusters(problem: str, results: list[tuple[str, ProblemRecord]]) -> tuple[Cluster, ...]:
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[str, ProblemRecord]]] = {}
+    for submission, result in sorted(results, key=lambda item: item[0]):
+        if result.wrong_answers and not result.mistakes:
+            groups.setdefault(result.wrong_answers, []).append((submission, result))
+    clusters = [
+        Cluster(problem=problem, submissions=tuple(s for s, _ in members), wrong_answers=key,
+                example=next((r.example for _, r in members if r.example), ()))
+        for key, members in groups.items() if len(members) >= CLUSTER_MIN
+    ]
+    return tuple(sorted(clusters, key=lambda cluster: (-cluster.count, cluster.representative)))
+
+
+def clusters_json(summary: ClassSummary) -> dict[str, object]:
+    """clusters.json: every cluster with what ``grader lint --clusters`` needs to check it."""
+    return {
+        "format": CLUSTER_FORMAT,
+        "assignment": summary.assignment,
+        "environment": list(summary.environments),
+        "clusters": [
+            {
+                "problem": cluster.problem,
+                "count": cluster.count,
+                "representative": cluster.representative,
+                "submissions": list(cluster.submissions),
+                "wrong_answers": [{"case": case, "fingerprint": print_} for case, print_ in cluster.wrong_answers],
+                "example": dict(zip(EXAMPLE_FIELDS, cluster.example)),
+            }
+            for problem in summary.problems for cluster in problem.clusters
+        ],
+    }

@@ -22,6 +22,7 @@ def mutated(source: str, operator: str, names: tuple[str, ...] = ("f",)) -> list
     ("slice_unpad", "def f(d, pad, H):\n    return d[:, pad:H + pad]", ["pad:-pad"]),
     ("off_by_one", "def f(x, n):\n    return x[:n]", [":n - 1", ":n + 1"]),
     ("off_by_one", "def f(n):\n    return [i for i in range(1, n)]", ["range(1, n - 1)", "range(1, n + 1)"]),
+    ("strictness", "def f(x, g):\n    return np.where(x > 0, g, 0.0)", ["x >= 0"]),
     ("sum_mean", "def f(x):\n    return x.sum(axis=0)", ["x.mean(axis=0)"]),
     ("sum_mean", "def f(x):\n    return np.mean(x)", ["np.sum(x)"]),
     ("axis", "def f(x):\n    return x.sum(axis=0)", ["x.sum(axis=1)", "x.sum()"]),

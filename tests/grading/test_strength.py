@@ -14,7 +14,8 @@ import yaml
 
 from grader.cli import main
 from grader.grading.selftest import Finding
-from grader.grading.strength import _timed, run_strength
+from grader.grading.probes import timed
+from grader.grading.strength import run_strength
 from grader.sandbox.session import InProcessSession
 from grader.spec import load_spec
 
@@ -111,6 +112,10 @@ def test_lint_fails_on_an_undeclared_survivor_and_no_strength_skips_the_report(t
     assert "[FAIL] unpad: mutant unpad:slice_unpad:1 survives" in capsys.readouterr().out
     assert main(["lint", path, "--no-strength"]) == 0
     assert "mutant" not in capsys.readouterr().out
+    assert main(["lint", path, "--problem", "Scale"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] Scale: mutant Scale.backward:accumulate:1 survives" in out and "unpad" not in out
+    assert main(["lint", path, "--problem", "nope"]) == 2
 
 
 def test_a_mutant_that_loops_is_stopped_by_its_time_limit() -> None:
@@ -122,6 +127,6 @@ def test_a_mutant_that_loops_is_stopped_by_its_time_limit() -> None:
                 pass
 
     start = time.monotonic()
-    assert _timed(0.2, loop) == (None, True)
+    assert timed(0.2, loop) == (None, True)
     assert time.monotonic() - start < 2
-    assert _timed(1.0, lambda: 7) == (7, False)
+    assert timed(1.0, lambda: 7) == (7, False)

@@ -102,6 +102,8 @@ def test_setup_installs_cpu_torch_pinned_and_the_grader_from_the_package(run: Ru
     assert not [word for word in torch if "torch" in word and word not in ("torch==2.13.0",) and "whl/cpu" not in word]
     # ... then the grader from the package, which finds its torch pin satisfied
     assert f"{run.root}/source/grader" in grader and not [word for word in grader if "torch" in word]
+    # hw1's spec pins NumPy: the grader's install takes exactly that release.
+    assert "numpy==2.4.6" in grader
     assert "--extra-index-url" not in torch + grader and not any("cu1" in word for word in torch + grader)
 
 
@@ -156,6 +158,7 @@ def test_mnist_accuracy_is_on_the_leaderboard(run: Run) -> None:
 
 def test_results_say_which_isolation_applied(run: Run) -> None:
     assert run.results["output"].startswith("Sandbox:")
+    assert "Graded with NumPy 2.4.6 and torch 2.13.0" in run.results["output"]  # and which versions
     assert run.results["stdout_visibility"] == "hidden"
     assert run.results["execution_time"] > 0
 

@@ -193,9 +193,12 @@ def _squash(text: str) -> str:
 
 def reference_code_leaks(kit: Path, reference: ReferenceExpectations) -> list[str]:
     """Files of reference/ in the kit, and code of theirs (functions, statements) in its text."""
-    kit_bytes = {path.read_bytes() for path in kit.iterdir()}
-    kit_names = {path.name for path in kit.iterdir()}
-    text = _squash(kit_text(kit))
+    files = [path for path in kit.rglob("*") if path.is_file()]
+    kit_bytes = {path.read_bytes() for path in files}
+    kit_names = {path.name for path in files if path.parent == kit}  # starter/hw1.py is the student's file
+    # The starter module and notebook are made from the reference: they must hold none of its code.
+    starters = [path.read_text(encoding="utf-8") for path in (kit / "starter").glob("*")]
+    text = _squash("\n".join([kit_text(kit), *starters]))
     # What the instructor publishes anyway may quote a formula of the reference: the handout, the
     # problems' descriptions, the mistakes' messages (shown as diagnoses).
     assignment = reference.assignment
@@ -225,6 +228,10 @@ def test_the_reference_code_detector_finds_planted_code(kits, references, tmp_pa
     shutil.copytree(kits["hw1"], kit)
     body = next(f for f in _code_fragments(ROOT / "reference" / "hw1.py") if f.startswith("def linear_backward"))
     with (kit / "README.md").open("a") as stream:
+        stream.write("\n" + body + "\n")
+    assert any(leak.startswith("hw1.py: def linear_backward") for leak in reference_code_leaks(kit, references["hw1"]))
+    (kit / "README.md").write_text((kits["hw1"] / "README.md").read_text())
+    with (kit / "starter" / "hw1.py").open("a") as stream:
         stream.write("\n" + body + "\n")
     assert any(leak.startswith("hw1.py: def linear_backward") for leak in reference_code_leaks(kit, references["hw1"]))
     shutil.copyfile(ROOT / "reference" / "hw1.py", kit / "handout.md")
@@ -465,3 +472,15 @@ def test_grader_bundle_command(small_spec, tmp_path, capsys) -> None:
     assert "left out (no public case): secret" in capsys.readouterr().out
     assert is_kit(tmp_path / "kit")
     assert main(["bundle", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "k2")]) == 2
+
+
+def test_kit_leaves_out_declared_survivors() -> None:
+    """A declared survivor names a mistake the cases cannot see: not for the students' spec."""
+    from grader.kit.bundle import _public_problem
+    from grader.spec import Problem
+
+    problem = Problem.model_validate({
+        "id": "f", "points": 1, "cases": [{"name": "a", "visibility": "public", "args": {"x": [1.0]}}],
+        "checks": [{"kind": "value"}], "survivors": [{"mutant": "f:sign:1", "reason": "the handout allows it"}]})
+    kit_problem = _public_problem(problem, expectations=None)  # type: ignore[arg-type]
+    assert kit_problem is not None and kit_problem.problem.survivors == [] and problem.survivors

@@ -1,0 +1,76 @@
+"""Before any student is graded: the spec's scenarios name only what exists, and the reference
+succeeds on every case.
+
+A case the reference cannot run (random indices past an embedding table) or a scenario step
+naming something that does not exist (``cach`` for ``cache``) is the instructor's mistake, but
+graded as it is, it costs every student the points of that case, and a correct student is told
+that *their* code raised. So every command that grades or hands out a spec (``grade``,
+``autograde``, ``gradescope``, ``bundle``, an instructor's ``check``) verifies it first and stops
+with status 2, naming the file, the problem, the case and the step. ``grader lint`` reports the
+same finding per problem and skips what would only cascade from it (mistakes, degenerate answers).
+
+What is computed here is what grading computes anyway (the reference's outputs and gradients,
+cached in the expectations), only earlier.
+"""
+
+from __future__ import annotations
+
+from grader.errors import SpecError
+from grader.grading.expectations import ReferenceExpectations, ReferenceRaised
+from grader.scenarios import BUILTINS, Scenario
+from grader.spec import AccuracyCheck, Assignment, GradientCheck, Problem
+
+
+def verify_reference(expectations: ReferenceExpectations) -> None:
+    """Raise a ``SpecError`` for the first problem whose scenario or cases the reference cannot run."""
+    for problem in expectations.assignment.problems:
+        verify_problem(expectations, problem)
+
+
+def verify_problem(expectations: ReferenceExpectations, problem: Problem) -> None:
+    """Every name the problem's scenario (and gradient expressions) leaves to the module is one of
+    the reference's, and the reference returns on every case, gradients included.
+
+    Raises:
+        SpecError: naming the file, the problem, and the field (the case or the check) at fault.
+    """
+    assignment = expectations.assignment
+    reference = expectations.reference_module
+    if reference is None or any(isinstance(check, AccuracyCheck) for check in problem.checks):
+        return  # a model problem's reference is its trained model, checked by lint against its target
+    _verify_names(assignment, problem, problem.steps, "scenario", reference)
+    for index, check in enumerate(problem.checks):
+        if isinstance(check, GradientCheck) and check.of is not None:
+            _verify_names(assignment, problem, problem.gradient_of(check), f"checks.{index}.of", reference)
+    for index, case in enumerate(problem.cases):
+        try:
+            expectations.expected(problem, case)
+        except ReferenceRaised as error:
+            raise _case_error(assignment, problem, f"cases.{index}", error) from None
+    for index, check in enumerate(problem.checks):
+        if isinstance(check, GradientCheck):
+            for case in problem.check_cases(check):
+                try:
+                    expectations.gradient(problem, index, case)
+                except ReferenceRaised as error:
+                    raise _case_error(assignment, problem, f"checks.{index}", error) from None
+
+
+def _verify_names(assignment: Assignment, problem: Problem, scenario: Scenario | None, field: str,
+                  reference: object) -> None:
+    if scenario is None:
+        return
+    for name, where in scenario.global_names().items():
+        if not callable(getattr(reference, name, None)):
+            raise SpecError(
+                f"{where}: `{name}` is not defined: not an argument of the cases, a name an earlier "
+                f"step assigned, a builtin ({', '.join(sorted(BUILTINS))}) or a function or class of the "
+                f"reference ({assignment.reference})",
+                file=str(assignment.source), problem=problem.id, field=field)
+
+
+def _case_error(assignment: Assignment, problem: Problem, field: str, error: ReferenceRaised) -> SpecError:
+    return SpecError(
+        f"the reference cannot run case {error.case!r}: {error.reason}. No student could pass it: fix the "
+        "case's arguments (or the reference) before grading",
+        file=str(assignment.source), problem=problem.id, field=field)

@@ -1,0 +1,129 @@
+"""A broken spec never reaches the students: a scenario naming what does not exist, or a case the
+reference cannot run, stops every command before any submission is graded (status 2), naming the
+file, the problem, the field and the step; lint reports it once per problem, with no cascade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.cli import main
+from grader.errors import SpecError
+from grader.grading.expectations import ReferenceExpectations
+from grader.grading.preflight import verify_reference
+from grader.kit.bundle import build_kit
+from grader.spec import load_spec
+
+REFERENCE = '''
+import numpy as np
+
+def embed_forward(x, W):
+    return W[x], (x, W)
+
+def embed_backward(dout, cache):
+    x, W = cache
+    dW = np.zeros_like(W)
+    np.add.at(dW, x, dout)
+    return dW
+'''
+
+MISTAKES = '''
+import numpy as np
+
+def embed_backward__assigned(dout, cache):
+    """dW[x] = dout keeps one row's gradient where a word appears twice."""
+    x, W = cache
+    dW = np.zeros_like(W)
+    dW[x] = dout
+    return dW
+
+def embed_backward__transposed(dout, cache):
+    """Accumulated into the wrong rows."""
+    x, W = cache
+    dW = np.zeros_like(W)
+    np.add.at(dW, x[::-1], dout)
+    return dW
+'''
+
+
+def spec(tmp_path: Path, *, step: str = "dW = embed_backward(dout, cache)", high: int = 5, **extra: object) -> Path:
+    (tmp_path / "ref.py").write_text(REFERENCE)
+    (tmp_path / "mistakes.py").write_text(MISTAKES)
+    problem = {
+        "id": "embed_backward", "points": 10,
+        "scenario": ["out, cache = embed_forward(x, W)", step], "read": ["dW"],
+        "cases": [
+            {"name": "public", "visibility": "public", "args": {
+                "x": {"array": [[0, 1, 1], [3, 4, 0]], "dtype": "int64"},
+                "W": {"random": "normal", "shape": [5, 4], "seed": 2},
+                "dout": {"random": "normal", "shape": [2, 3, 4], "seed": 3}}},
+            {"name": "hidden_words", "args": {
+                "x": {"random": "integers", "low": 0, "high": high, "shape": [3, 4], "dtype": "int64", "seed": 1},
+                "W": {"random": "normal", "shape": [5, 4], "seed": 4},
+                "dout": {"random": "normal", "shape": [3, 4, 4], "seed": 5}}},
+        ],
+        "checks": [{"kind": "value"}],
+        "mistakes": ["assigned", "transposed"],
+        **extra,
+    }
+    document = {"schema_version": 1, "assignment": "hw5", "module": "hw5", "reference": "ref.py",
+                "mistakes_module": "mistakes.py", "problems": [problem]}
+    path = tmp_path / "hw5.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def verify(path: Path) -> None:
+    verify_reference(ReferenceExpectations(load_spec(path)))
+
+
+def test_a_sound_spec_passes(tmp_path: Path) -> None:
+    verify(spec(tmp_path))
+
+
+def test_a_name_no_step_defines_is_the_spec_s_fault(tmp_path: Path) -> None:
+    path = spec(tmp_path, step="dW = embed_backward(dout, cach)")
+    with pytest.raises(SpecError) as info:
+        verify(path)
+    error = info.value
+    assert (error.file, error.problem, error.field) == (str(path), "embed_backward", "scenario")
+    assert "step 2 `dW = embed_backward(dout, cach)`: `cach` is not defined: not an argument" in str(error)
+
+
+def test_a_case_the_reference_cannot_run_names_the_case_and_step(tmp_path: Path) -> None:
+    path = spec(tmp_path, high=9)  # indices up to 8 into a table of 5 rows
+    with pytest.raises(SpecError) as info:
+        verify(path)
+    error = info.value
+    assert (error.problem, error.field) == ("embed_backward", "cases.1")
+    assert "case 'hidden_words': step 1 `out, cache = embed_forward(x, W)`: IndexError" in str(error)
+
+
+def test_grade_stops_with_status_2_before_any_student(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = spec(tmp_path, high=9)
+    student = tmp_path / "submissions" / "ann"
+    student.mkdir(parents=True)
+    (student / "hw5.py").write_text(REFERENCE)
+    out = tmp_path / "reports"
+    assert main(["grade", str(path), str(tmp_path / "submissions"), "--out", str(out)]) == 2
+    assert "cannot run case 'hidden_words'" in capsys.readouterr().err
+    assert not (out / "ann").exists() and not (out / "gradebook.csv").exists()
+    with pytest.raises(SpecError, match="cannot run case 'hidden_words'"):
+        build_kit(path, tmp_path / "kit")
+
+
+def test_lint_reports_it_once_without_a_cascade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(spec(tmp_path, step="dW = embed_backward(dout, cach)"))]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert len(lines) == 1 and lines[0].startswith("[FAIL] embed_backward: the scenario's names resolve")
+    assert main(["lint", str(spec(tmp_path))]) == 0
+
+
+def test_a_problem_may_say_why_it_has_no_typical_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(spec(tmp_path, mistakes=["assigned"]))]) == 1
+    assert "declares at least 2 wrong variants - only 1 declared" in capsys.readouterr().out
+    why = "W[x] has one typical mistake: assigning where a word repeats"
+    assert main(["lint", str(spec(tmp_path, mistakes=["assigned"], no_typical_mistake=why))]) == 0
+    assert f"[ok  ] embed_backward: declares at least 2 wrong variants - waived: {why}" in capsys.readouterr().out
