@@ -2,7 +2,9 @@
 
 Each ``<name>__<mistake id>`` has the graded function's or class's exact signature and makes one
 realistic mistake; its docstring is one sentence addressed to the student, shown as the diagnosis
-when the student's results match it on every case. The grader runs each problem's scenario with
+when the student's results match it on every case. A docstring says what the answer does (its
+values, where they go wrong), never a cause another code could also produce: a student reads it
+whatever code gave those values. The grader runs each problem's scenario with
 the mistaken name swapped into the reference, so a class mistake is a subclass of the reference
 class that overrides the one method it gets wrong, and a backward mistake receives the reference
 forward's cache.
@@ -35,12 +37,12 @@ ref = _load_reference()
 
 
 def affine_forward__no_bias(x, w, b):
-    """You left out the bias: out = x.reshape(N, D) @ w + b."""
+    """Your out is x.reshape(N, D) @ w, without the bias: out = x.reshape(N, D) @ w + b."""
     return x.reshape(x.shape[0], -1) @ w, (x, w, b)
 
 
 def affine_forward__bias_subtracted(x, w, b):
-    """You subtracted the bias; the affine layer adds it: out = x.reshape(N, D) @ w + b."""
+    """Your out is x.reshape(N, D) @ w - b; the affine layer adds the bias: out = x.reshape(N, D) @ w + b."""
     return x.reshape(x.shape[0], -1) @ w - b, (x, w, b)
 
 
@@ -72,7 +74,7 @@ def relu_backward__passes_everything(dout, cache):
 
 
 def relu_backward__mask_from_dout(dout, cache):
-    """Your ReLU backward masks by the sign of dout; the mask comes from the forward input: x > 0."""
+    """Your dx is dout where dout > 0 and 0 elsewhere; the mask comes from the forward input: dout where x > 0."""
     return np.where(dout > 0, dout, 0.0)
 
 
@@ -88,7 +90,7 @@ def batchnorm_forward__running_var_ddof1(x, gamma, beta, bn_param):
 
 
 def batchnorm_forward__test_uses_batch_stats(x, gamma, beta, bn_param):
-    """In test mode you normalised with the batch's mean and variance; test mode uses running_mean and running_var."""
+    """Your test-mode out is normalised with the test batch's own mean and variance; test mode uses running_mean and running_var."""
     if bn_param["mode"] != "test":
         return ref.batchnorm_forward(x, gamma, beta, bn_param)
     eps = bn_param.get("eps", 1e-5)
@@ -113,7 +115,7 @@ def batchnorm_backward__dbeta_mean(dout, cache):
 
 
 def dropout_forward__no_inverse_scaling(x, dropout_param):
-    """Your dropout does not divide the mask by p: inverted dropout keeps the expected activation with mask / p."""
+    """In train mode your out is x on the kept units, not x / p: inverted dropout divides the mask by p."""
     out, (param, mask) = ref.dropout_forward(x, dropout_param)
     if param["mode"] != "train":
         return out, (param, mask)
@@ -121,7 +123,7 @@ def dropout_forward__no_inverse_scaling(x, dropout_param):
 
 
 def dropout_forward__p_as_drop_probability(x, dropout_param):
-    """You used p as the probability of dropping a unit; in the handout p is the probability of keeping it."""
+    """Your out keeps the units the handout drops (np.random.rand(*x.shape) >= p) and divides by 1 - p; in the handout p is the probability of keeping a unit."""
     p = dropout_param["p"]
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])
@@ -132,28 +134,28 @@ def dropout_forward__p_as_drop_probability(x, dropout_param):
 
 
 def dropout_backward__unscaled_mask(dout, cache):
-    """Your dropout backward multiplies by the 0/1 mask; the forward's mask was divided by p, and so is dx."""
+    """In train mode your dx is dout on the kept units, not dout / p: the forward's mask is divided by p, and so is dx."""
     param, mask = cache
     return dout * (mask != 0) if param["mode"] == "train" else dout
 
 
 def dropout_backward__ignores_mask(dout, cache):
-    """Your dropout backward returns dout unchanged in train mode; units dropped in the forward pass get no gradient."""
+    """In train mode your dx is dout unchanged; units dropped in the forward pass get no gradient, kept ones dout / p."""
     return dout.copy()
 
 
 def conv_forward_naive__ignores_stride(x, w, b, conv_param):
-    """Your convolution ignores the stride: it slides by 1 whatever conv_param['stride'] says."""
+    """Your output is that of stride 1 whatever conv_param['stride'] says (right when the stride is 1)."""
     return ref.conv_forward_naive(x, w, b, {**conv_param, "stride": 1})
 
 
 def conv_forward_naive__no_padding(x, w, b, conv_param):
-    """Your convolution ignores conv_param['pad']: zero-pad H and W by pad on both sides first."""
+    """Your output is that of pad = 0 whatever conv_param['pad'] says: H and W are zero-padded by pad on both sides first."""
     return ref.conv_forward_naive(x, w, b, {**conv_param, "pad": 0})
 
 
 def conv_forward_naive__flipped_kernel(x, w, b, conv_param):
-    """You flipped the kernel (a true convolution); the layer is a cross-correlation, with no flip."""
+    """Your output is that of the kernel flipped in H and W (a true convolution); the layer is a cross-correlation, with no flip."""
     return ref.conv_forward_naive(x, w[:, :, ::-1, ::-1], b, conv_param)
 
 
@@ -164,15 +166,24 @@ def conv_backward_naive__db_mean(dout, cache):
 
 
 def conv_backward_naive__dx_padded(dout, cache):
-    """Your dx keeps the zero padding; crop it back to the shape of x."""
+    """Your dx has the shape of the padded x (H + 2 * pad, W + 2 * pad); it has the shape of x."""
     x, w, b, conv_param = cache
     pad = conv_param["pad"]
     dx, dw, db = ref.conv_backward_naive(dout, cache)
     return np.pad(dx, ((0, 0), (0, 0), (pad, pad), (pad, pad))), dw, db
 
 
+def conv_backward_naive__dx_empty_when_pad_0(dout, cache):
+    """When conv_param['pad'] is 0 your dx is empty (no rows, no columns); it has the shape of x. It is right when pad > 0."""
+    x, w, b, conv_param = cache
+    pad = conv_param["pad"]
+    dx, dw, db = ref.conv_backward_naive(dout, cache)
+    dx_padded = np.pad(dx, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return dx_padded[:, :, pad:-pad, pad:-pad], dw, db
+
+
 def softmax_loss__no_max_shift(x, y):
-    """Your softmax overflows for large scores: subtract each row's maximum before np.exp."""
+    """Your loss and dx are NaN or inf for scores of large magnitude (1e3 and more), where the right ones are finite; they are right for moderate scores."""
     with np.errstate(all="ignore"):
         e = np.exp(x)
         probs = e / e.sum(axis=1, keepdims=True)
@@ -181,6 +192,17 @@ def softmax_loss__no_max_shift(x, y):
     dx = probs.copy()
     dx[np.arange(N), y] -= 1
     return float(loss), dx / N
+
+
+def softmax_loss__infinite_loss_for_unlikely_class(x, y):
+    """Your loss is inf or NaN when a sample's true class scores far below its row's largest score (by about 745 or more, where its softmax probability underflows to 0 in float64), though the loss is finite there; dx is right."""
+    _, dx = ref.softmax_loss(x, y)
+    shifted = x - x.max(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        e = np.exp(shifted)
+        probs = e / e.sum(axis=1, keepdims=True)
+        loss = -np.log(probs[np.arange(x.shape[0]), y]).mean()
+    return float(loss), dx
 
 
 def softmax_loss__sum_not_mean(x, y):
@@ -193,7 +215,7 @@ def softmax_loss__sum_not_mean(x, y):
 
 
 def sgd_momentum__pytorch_momentum(w, dw, config=None):
-    """You used PyTorch's convention (v = momentum * v + dw; w -= lr * v); the handout's is v = momentum * v - lr * dw; w += v."""
+    """Your w and velocity follow PyTorch's convention (v = momentum * v + dw; w -= lr * v); the handout's is v = momentum * v - lr * dw; w += v."""
     config = {} if config is None else config
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("momentum", 0.9)
@@ -203,7 +225,7 @@ def sgd_momentum__pytorch_momentum(w, dw, config=None):
 
 
 def sgd_momentum__velocity_not_stored(w, dw, config=None):
-    """You did not store the new velocity in config['velocity'], so the next step starts from the old one."""
+    """After a step your config['velocity'] is still the one before it (or absent), so the next step starts from the old velocity."""
     saved = None if config is None else config.get("velocity")
     next_w, config = ref.sgd_momentum(w, dw, config)
     if saved is None:
@@ -220,8 +242,17 @@ def adam__no_bias_correction(w, dw, config=None):
     return next_w, config
 
 
+def adam__epsilon_inside_sqrt(w, dw, config=None):
+    """Your step is learning_rate * m_hat / sqrt(v_hat + epsilon); the handout's is learning_rate * m_hat / (sqrt(v_hat) + epsilon), which differs when gradients are small (sqrt(v_hat) near epsilon)."""
+    next_w, config = ref.adam(w, dw, config)
+    t = config["t"]
+    m_hat = config["m"] / (1 - config["beta1"] ** t)
+    v_hat = config["v"] / (1 - config["beta2"] ** t)
+    return w - config["learning_rate"] * m_hat / np.sqrt(v_hat + config["epsilon"]), config
+
+
 def adam__t_not_stored(w, dw, config=None):
-    """You did not store t in config, so every step uses t = 1 in the bias correction."""
+    """Your config['t'] does not advance from one step to the next, and every step is bias-corrected as the first (t = 1)."""
     t_before = 0 if config is None else config.get("t", 0)
     next_w, config = ref.adam(w, dw, {**(config or {}), "t": 0})
     config["t"] = t_before
@@ -277,8 +308,33 @@ class Linear__dLdW_transposed(ref.Linear):
         return dLdA
 
 
+class Linear__gradients_accumulated(ref.Linear):
+    """After a second forward and backward, your dLdW and dLdb are the sums of both backward calls' gradients; each backward sets them to the gradient of its own call."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__(in_features, out_features)
+        self.dLdW = np.zeros((out_features, in_features))
+        self.dLdb = np.zeros((out_features, 1))
+
+    def backward(self, dLdZ):
+        before_W, before_b = self.dLdW, self.dLdb
+        dLdA = super().backward(dLdZ)
+        self.dLdW = before_W + self.dLdW
+        self.dLdb = before_b + self.dLdb
+        return dLdA
+
+
+class Tanh__not_finite_for_large_z(ref.Tanh):
+    """Your A and dLdZ are NaN or inf for inputs of large magnitude (|Z| above about 710 here), where tanh(Z) is -1 or 1 and its derivative 0; they are right for moderate Z."""
+
+    def forward(self, Z):
+        with np.errstate(all="ignore"):
+            self.A = (np.exp(Z) - np.exp(-Z)) / (np.exp(Z) + np.exp(-Z))
+        return self.A
+
+
 class Tanh__backward_uses_input(ref.Tanh):
-    """Your Tanh.backward uses the input Z; the derivative is 1 - tanh(Z)**2 = 1 - A**2 with A the forward's output."""
+    """Your dLdZ is dLdA * (1 - Z**2) with Z the forward's input; the derivative is 1 - tanh(Z)**2 = 1 - A**2, A the forward's output."""
 
     def forward(self, Z):
         self.Z = Z
@@ -289,14 +345,14 @@ class Tanh__backward_uses_input(ref.Tanh):
 
 
 class Tanh__missing_square(ref.Tanh):
-    """Your Tanh.backward uses 1 - A; the derivative of tanh is 1 - A**2."""
+    """Your dLdZ is dLdA * (1 - A); the derivative of tanh is 1 - A**2."""
 
     def backward(self, dLdA):
         return dLdA * (1 - self.A)
 
 
 class CrossEntropyLoss__backward_no_divide_n(ref.CrossEntropyLoss):
-    """Your backward is softmax(A) - Y; the loss is a mean over the N samples, so divide by N."""
+    """Your dLdA is softmax(A) - Y, N times too large: the loss is a mean over the N samples, so dLdA = (softmax(A) - Y) / N."""
 
     def backward(self):
         return super().backward() * self.A.shape[0]
@@ -309,8 +365,28 @@ class CrossEntropyLoss__forward_sum_not_mean(ref.CrossEntropyLoss):
         return super().forward(A, Y) * A.shape[0]
 
 
+class CrossEntropyLoss__not_finite_for_large_logits(ref.CrossEntropyLoss):
+    """Your loss and dLdA are NaN or inf for logits of large magnitude (1e3 and more), where the right ones are finite; they are right for moderate logits."""
+
+    def forward(self, A, Y):
+        self.A, self.Y = A, Y
+        with np.errstate(all="ignore"):
+            e = np.exp(A)
+            self.softmax = e / e.sum(axis=1, keepdims=True)
+            return float((-Y * np.log(self.softmax)).sum(axis=1).mean())
+
+
+class CrossEntropyLoss__infinite_loss_for_unlikely_class(ref.CrossEntropyLoss):
+    """Your loss is NaN or inf when some logits are far below their row's largest (by about 745 or more, where their softmax probability underflows to 0 in float64), though the loss is finite there; dLdA is right."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        with np.errstate(all="ignore"):
+            return float((-Y * np.log(self.softmax)).sum(axis=1).mean())
+
+
 class SGD__loses_velocity(ref.SGD):
-    """Your SGD starts the velocities from zero at every step; they must be kept between steps."""
+    """With momentum, your weights after several steps are those of SGD without momentum (W - lr * dLdW at every step): the velocities of earlier steps must carry over, vW = momentum * vW + dLdW."""
 
     def step(self):
         self.v_W = [None if v is None else np.zeros_like(v) for v in self.v_W]
@@ -329,13 +405,48 @@ class SGD__ignores_bias(ref.SGD):
 
 
 class BatchNorm1d__eval_uses_batch_stats(ref.BatchNorm1d):
-    """In eval mode you normalised with the batch's mean and variance; eval mode uses running_M and running_V."""
+    """Your eval-mode BZ is normalised with the eval batch's own mean and variance; eval mode uses running_M and running_V."""
 
     def forward(self, Z, eval=False):  # noqa: A002
         if not eval:
             return super().forward(Z)
         NZ = (Z - Z.mean(axis=0, keepdims=True)) / np.sqrt(Z.var(axis=0, keepdims=True) + self.eps)
         return self.BW * NZ + self.Bb
+
+
+class BatchNorm1d__gradients_accumulated(ref.BatchNorm1d):
+    """After a second forward and backward, your dLdBW and dLdBb are the sums of both backward calls' gradients; each backward sets them to the gradient of its own call."""
+
+    def __init__(self, num_features, alpha=0.9):
+        super().__init__(num_features, alpha)
+        self.dLdBW = np.zeros((1, num_features))
+        self.dLdBb = np.zeros((1, num_features))
+
+    def backward(self, dLdBZ):
+        before_W, before_b = self.dLdBW, self.dLdBb
+        dLdZ = super().backward(dLdBZ)
+        self.dLdBW = before_W + self.dLdBW
+        self.dLdBb = before_b + self.dLdBb
+        return dLdZ
+
+
+class BatchNorm1d__nan_for_constant_feature(ref.BatchNorm1d):
+    """Your BZ and dLdZ are NaN or inf for a feature that is constant over the batch (variance 0), where the handout's are finite: it normalises by sqrt(V + eps)."""
+
+    def forward(self, Z, eval=False):  # noqa: A002
+        with np.errstate(all="ignore"):
+            if eval:
+                return self.BW * (Z - self.running_M) / np.sqrt(self.running_V) + self.Bb
+            BZ = super().forward(Z)
+            self.NZ = (Z - self.M) / np.sqrt(self.V)
+            return self.BW * self.NZ + self.Bb
+
+    def backward(self, dLdBZ):
+        saved, self.eps = self.eps, 0.0
+        with np.errstate(all="ignore"):
+            dLdZ = super().backward(dLdBZ)
+        self.eps = saved
+        return dLdZ
 
 
 class BatchNorm1d__dLdBW_mean(ref.BatchNorm1d):
@@ -358,19 +469,19 @@ class ThreeLayerConvNet__missing_relu(ref.ThreeLayerConvNet):
 
 
 class ThreeLayerConvNet__relu_on_scores(ref.ThreeLayerConvNet):
-    """You applied a ReLU to the class scores; the last layer, fc, is linear."""
+    """Your scores are never negative (a ReLU after fc); the last layer, fc, is linear."""
 
     def forward(self, x):
         return torch.relu(super().forward(x))
 
 
 def scaled_dot_product_attention__scaled_by_e(q, k, v, mask=None):
-    """You divided the scores by E; scaled dot-product attention divides by sqrt(E)."""
+    """Your output is that of scores divided by E; scaled dot-product attention divides them by sqrt(E)."""
     return ref.scaled_dot_product_attention(q / math.sqrt(q.shape[-1]), k, v, mask)
 
 
 def scaled_dot_product_attention__mask_multiplied(q, k, v, mask=None):
-    """You multiplied the scores by the mask; masked positions must be set to -inf before the softmax."""
+    """Your masked positions get a score of 0 (scores times the mask), so they keep some weight; they must be set to -inf before the softmax."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
         scores = scores * mask

@@ -86,3 +86,138 @@ def test_a_loss_returned_as_a_single_element_array_is_accepted_as_the_handout_sa
     problem = assignment.problem("softmax_loss")
     result = grade_problem(assignment, problem, InProcessSession({"hw4": module}, root=Path(".")), expectations, "grade")
     assert result.passed, result.failure
+
+
+# Real students' ways of getting hw4 wrong (and right), each written here the way such code is
+# written in CS231n and 11-785 solutions, not as the declared variant: each must lose points on its
+# own problem, and be named when its values are those of a declared mistake; the conventions must
+# keep full marks.
+
+
+def _conv_backward_unpadding_with_negative_slice(dout, cache):
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    _, _, HH, WW = w.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), "constant")
+    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+            dw += np.einsum("nf,nchw->fchw", dout[:, :, i, j], x_pad[:, :, rows, cols])
+            dx_pad[:, :, rows, cols] += np.einsum("nf,fchw->nchw", dout[:, :, i, j], w)
+    return dx_pad[:, :, pad:-pad, pad:-pad], dw, dout.sum(axis=(0, 2, 3))
+
+
+class _TanhFromExponentials:
+    def forward(self, Z):
+        self.A = (np.exp(Z) - np.exp(-Z)) / (np.exp(Z) + np.exp(-Z))
+        return self.A
+
+    def backward(self, dLdA):
+        return dLdA * (1 - self.A * self.A)
+
+
+class _CrossEntropyWithoutMaxShift:
+    def forward(self, A, Y):
+        self.A, self.Y = A, Y
+        N, C = A.shape
+        self.softmax = np.exp(A) / (np.exp(A) @ np.ones((C, 1)))
+        return ((np.ones((N, 1)).T @ ((-Y * np.log(self.softmax)) @ np.ones((C, 1)))) / N).item()
+
+    def backward(self):
+        return (self.softmax - self.Y) / self.A.shape[0]
+
+
+class _CrossEntropyLogOfSoftmax(_CrossEntropyWithoutMaxShift):
+    def forward(self, A, Y):
+        self.A, self.Y = A, Y
+        e = np.exp(A - A.max(axis=1, keepdims=True))
+        self.softmax = e / e.sum(axis=1, keepdims=True)
+        return float(np.sum(-Y * np.log(self.softmax)) / A.shape[0])
+
+
+class _LinearAccumulating:
+    def __init__(self, in_features, out_features):
+        self.W = np.zeros((out_features, in_features), dtype="f")
+        self.b = np.zeros((out_features, 1), dtype="f")
+        self.dLdW = np.zeros((out_features, in_features), dtype="f")
+        self.dLdb = np.zeros((out_features, 1), dtype="f")
+
+    def forward(self, A):
+        self.A, self.Ones = A, np.ones((A.shape[0], 1))
+        return A @ self.W.T + self.Ones @ self.b.T
+
+    def backward(self, dLdZ):
+        self.dLdW += dLdZ.T @ self.A
+        self.dLdb += dLdZ.T @ self.Ones
+        return dLdZ @ self.W
+
+
+def _softmax_loss_log_sum_exp_without_shift(x, y):
+    N = x.shape[0]
+    loss = np.sum(np.log(np.sum(np.exp(x), axis=1)) - x[np.arange(N), y]) / N
+    dx = np.exp(x) / np.sum(np.exp(x), axis=1, keepdims=True)
+    dx[np.arange(N), y] -= 1
+    return loss, dx / N
+
+
+class _SGDOverModelLayers:
+    """11-785's shape: model.layers holds only layers with parameters, velocities in float32 lists."""
+
+    def __init__(self, model, lr=0.1, momentum=0):
+        self.l, self.L = model.layers, len(model.layers)
+        self.lr, self.mu = lr, momentum
+        self.v_W = [np.zeros(self.l[i].W.shape, dtype="f") for i in range(self.L)]
+        self.v_b = [np.zeros(self.l[i].b.shape, dtype="f") for i in range(self.L)]
+
+    def step(self):
+        for i in range(self.L):
+            if self.mu == 0:
+                self.l[i].W = self.l[i].W - self.lr * self.l[i].dLdW
+                self.l[i].b = self.l[i].b - self.lr * self.l[i].dLdb
+            else:
+                self.v_W[i] = self.mu * self.v_W[i] + self.l[i].dLdW
+                self.v_b[i] = self.mu * self.v_b[i] + self.l[i].dLdb
+                self.l[i].W = self.l[i].W - self.lr * self.v_W[i]
+                self.l[i].b = self.l[i].b - self.lr * self.v_b[i]
+
+
+REAL_PATTERNS = {
+    # problem: (the student's code, the declared mistake it is, or None when only its behaviour is known)
+    "conv_backward_naive": (_conv_backward_unpadding_with_negative_slice, "dx_empty_when_pad_0"),
+    "Tanh": (_TanhFromExponentials, "not_finite_for_large_z"),
+    "CrossEntropyLoss": (_CrossEntropyWithoutMaxShift, "not_finite_for_large_logits"),
+    "Linear": (_LinearAccumulating, "gradients_accumulated"),
+    "softmax_loss": (_softmax_loss_log_sum_exp_without_shift, None),
+}
+
+
+def _graded_with(hw4: tuple, name: str, code: object):
+    assignment, expectations = hw4
+    module = types.ModuleType("hw4")
+    module.__dict__.update(vars(expectations.reference_module))
+    setattr(module, name, code)
+    return grade_problem(assignment, assignment.problem(name), InProcessSession({"hw4": module}, root=Path(".")),
+                         expectations, "grade")
+
+
+@pytest.mark.parametrize("problem", sorted(REAL_PATTERNS))
+def test_real_mistakes_lose_points_and_are_named(hw4: tuple, problem: str) -> None:
+    code, mistake = REAL_PATTERNS[problem]
+    with np.errstate(all="ignore"):
+        result = _graded_with(hw4, problem, code)
+    assert result.score < result.max_score, result.failure
+    if mistake is not None:
+        assert [d.mistake for d in result.diagnoses] == [mistake]
+
+
+def test_the_log_of_an_underflowed_softmax_loses_points_as_itself(hw4: tuple) -> None:
+    with np.errstate(all="ignore"):
+        result = _graded_with(hw4, "CrossEntropyLoss", _CrossEntropyLogOfSoftmax)
+    assert 0 < result.score < result.max_score
+    assert [d.mistake for d in result.diagnoses] == ["infinite_loss_for_unlikely_class"]
+
+
+def test_sgd_over_model_layers_as_in_11_785_keeps_full_marks(hw4: tuple) -> None:
+    result = _graded_with(hw4, "SGD", _SGDOverModelLayers)
+    assert result.passed, result.failure
