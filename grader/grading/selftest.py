@@ -110,9 +110,24 @@ class DegenerateSession:
     def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
         outcomes, printed = self.inner.run(calls, limits)
         by_key = {call.key: call for call in calls}
-        return {key: dataclasses.replace(outcome, value=self.degenerate(outcome.value, by_key[key]), warnings=(),
+        return {key: dataclasses.replace(outcome, value=self._answer(outcome.value, by_key[key]), warnings=(),
                                          modified_args=()) if outcome.ok else outcome
                 for key, outcome in outcomes.items()}, printed
+
+    def _answer(self, value: Any, call: Call) -> Any:
+        numgrad = call.options.get("numgrad")
+        if numgrad is None:
+            return self.degenerate(value, call)
+        # The numerical gradient of the degenerate answer's own forward (a gradient check `through:
+        # student`): an answer that does not depend on its input has a zero gradient, and one that
+        # hands its first input back has the upstream gradient with respect to that input.
+        args = call.args[0] if call.op == "scenario" else {}
+        first = next(iter(args), None)
+        echoed = self.degenerate is DEGENERATES["the input echoed"]
+        upstream = args.get(numgrad.get("upstream"), 1.0)
+        return {name: (np.broadcast_to(np.asarray(upstream, dtype=np.float64), np.shape(gradient)).copy()
+                       if echoed and name == first else np.zeros_like(gradient))
+                for name, gradient in value.items()}
 
     def notes(self) -> tuple[str, ...]:
         return self.inner.notes()
