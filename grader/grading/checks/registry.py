@@ -78,9 +78,10 @@ class Context:
         scenario = self.problem.steps
         if scenario is not None:
             return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
-                        op="scenario", args=(named_args(case),), options={"plan": scenario.plan(self.problem.seed)})
+                        op="scenario", args=(named_args(case),), options={"plan": scenario.plan(self.problem.seed)},
+                        hidden=case.visibility != "public")
         return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
-                    args=copy_args(case_args(case)))
+                    args=copy_args(case_args(case)), hidden=case.visibility != "public")
 
     def part_name(self, path: str) -> str:
         """'1' -> 'grad_W' (or the scenario's read, 'layer.dLdW') when the problem names its parts."""
@@ -106,6 +107,7 @@ def case_result(
         if scenario is not None and outcome is not Outcome.PASSED:
             details.setdefault("steps", scenario.script(dict(zip(case.args, case_args(case)))))
         return CaseResult(case=case.name, public=True, outcome=outcome, message=message, **details)
+    # Only grader phrases (results.HIDDEN_PHRASES) reach a hidden case: CaseResult refuses others.
     return CaseResult(
         case=case.name,
         public=False,
@@ -115,14 +117,21 @@ def case_result(
     )
 
 
+HIDDEN_FAILURES: dict[str, str] = {
+    "error": "raised an exception on a hidden case",
+    "timeout": "hit the time limit on a hidden case",
+    "died": "crashed on a hidden case",
+    "bad_return": "returned a value that cannot be graded on a hidden case",
+    "protocol": "sent a malformed reply on a hidden case",
+    "skipped": "not run on a hidden case",
+}
+"""What a hidden case says when its call returned no value: by status only, never the call's message."""
+
+
 def failed_call(ctx: Context, case: Case, outcome: CallOutcome) -> CaseResult:
     """The case result when the call itself did not return a value."""
     kind = Outcome.TIMEOUT if outcome.status == "timeout" else Outcome.ERROR
-    hidden = {
-        "error": "raised an exception on a hidden case",
-        "timeout": "hit the time limit on a hidden case",
-        "died": "crashed on a hidden case",
-    }.get(outcome.status, outcome.message)
+    hidden = HIDDEN_FAILURES.get(outcome.status, "the function could not be called on a hidden case")
     return case_result(ctx, case, kind, outcome.message, hidden_message=hidden,
                        inputs=inputs_text(ctx, case), traceback=outcome.traceback)
 
