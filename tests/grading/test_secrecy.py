@@ -109,3 +109,19 @@ def test_an_old_results_json_is_read_with_its_hidden_cases_cleaned() -> None:
     case = case_from_dict({"case": "kept", "public": False, "outcome": "error", "message": f"boom {SECRET}",
                            "traceback": SECRET, "inputs": SECRET})
     assert case.message == "wrong answer on a hidden case" and not case.traceback and not case.inputs
+
+
+def test_a_public_case_keeps_a_bounded_message(tmp_path: Path) -> None:
+    """A dict with many long keys where an array is expected: "got a dict with keys [...]" quotes
+    them all; stored, it is a few thousand characters (issue 21, 6)."""
+    assignment = make_spec(tmp_path, {**PROBLEM, "checks": [{"kind": "value"}]})
+
+    class Keys(HostileSession):
+        def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
+            keys = {f"k{i:06d}" + "x" * 200: 0 for i in range(2000)}
+            return {call.key: CallOutcome(key=call.key, status="ok", value=keys) for call in calls}, ""
+
+    result = grade_problem(assignment, assignment.problems[0], Keys("ok"), ReferenceExpectations(assignment), "grade")
+    report = GradeReport(submission="s", assignment="t", problems=(result,))
+    assert "k000001" in result.checks[0].cases[0].message  # the student's keys, quoted
+    assert len(json.dumps(to_results_json(report))) < 40_000

@@ -9,9 +9,11 @@ imported by name in ``checks/__init__.py``, so the whole list is there in one pl
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from grader import wire
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args, named_args
 from grader.compare import summarize
@@ -92,6 +94,10 @@ class Context:
         return f"{head}.{rest}" if rest else head
 
 
+CASE_TEXT_CHARS = {"traceback": 5000, "steps": 20_000}
+"""Bounds of a public case's texts (others 2,000 characters): whatever the student returned."""
+
+
 def case_result(
     ctx: Context,
     case: Case,
@@ -106,7 +112,14 @@ def case_result(
         scenario = ctx.problem.steps
         if scenario is not None and outcome is not Outcome.PASSED:
             details.setdefault("steps", scenario.script(dict(zip(case.args, case_args(case)))))
-        return CaseResult(case=case.name, public=True, outcome=outcome, message=message, **details)
+        # Messages quote what the code returned (a dict's keys, a type's name): bounded before stored.
+        texts = {name: wire.clip(value, CASE_TEXT_CHARS.get(name, 2000)) for name, value in details.items()
+                 if isinstance(value, str)}
+        if "comparisons" in details:
+            texts["comparisons"] = tuple(dataclasses.replace(c, message=wire.clip(c.message, 2000))
+                                         for c in details["comparisons"])
+        return CaseResult(case=case.name, public=True, outcome=outcome, message=wire.clip(message, 2000),
+                          **{**details, **texts})
     # Only grader phrases (results.HIDDEN_PHRASES) reach a hidden case: CaseResult refuses others.
     return CaseResult(
         case=case.name,
