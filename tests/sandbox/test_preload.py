@@ -155,15 +155,20 @@ def test_the_boot_error_is_raised_to_whoever_waits(monkeypatch: pytest.MonkeyPat
     sandbox.close()
 
 
-def test_sources_too_large_to_parse_count_as_importing_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two 4 MB files that mention torch (issue 21, 6): not parsed, taken as needing torch."""
+def test_sources_too_large_to_parse_count_as_importing_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A small zip of two 4 MB files that mention torch (issue 21, 6): not parsed, taken as needing torch."""
     import ast
 
     parsed = []
     real = ast.parse
     monkeypatch.setattr(ast, "parse", lambda source, *a, **k: parsed.append(len(source)) or real(source, *a, **k))
     big = "x = 1  # torch\n" * (4_000_000 // 15)
-    assert imports_torch([("a.py", big), ("b.py", big)])
+    archive = tmp_path / "s1.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as package:
+        package.writestr("s1/a.py", big)
+        package.writestr("s1/b.py", big)
+    assert archive.stat().st_size < 100_000  # a small upload
+    assert imports_torch(sources(Submission("s1", archive)))
     assert parsed == []
     assert not imports_torch([("a.py", "import numpy  # no torch here\n")])  # what fits is still parsed
     assert parsed
