@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from grader.datasets import load_mnist, perturb
-from grader.grading.checks.accuracy import IMAGE_SECRET
+from grader.grading.checks.accuracy import PROCESS_SECRET
 from grader.grading.expectations import ReferenceExpectations
 from grader.grading.runner import grade_problem
 from grader.kit.selfcheck import check_submission
@@ -49,13 +49,14 @@ def test_grader_accuracy_equals_an_independent_computation(graded_examples: dict
     data = json.loads((graded_examples["hw1"] / "ada" / "results.json").read_text())
     reported = next(t for t in data["tests"] if t["name"] == "mnist_accuracy")["extra_data"]["accuracy"]
     images, labels = load_mnist("test")
-    images = perturb(images, IMAGE_SECRET)  # what the grader sent, with this process's secret noise
+    # What the grader sent: the images with the noise seeded by the instructor's files.
+    sent = perturb(images[5000:10000], ReferenceExpectations(load_spec("hw1")).image_secret)
     module = load_module(CNN / "mnist_model.py")
     model = module.build_model()
     model.load_state_dict(torch.load(CNN / "mnist_model.pt", weights_only=True))
     model.eval()
     with torch.no_grad():
-        x = torch.from_numpy(images[5000:10000].astype(np.float32) / 255.0).unsqueeze(1)
+        x = torch.from_numpy(sent.astype(np.float32) / 255.0).unsqueeze(1)
         predicted = torch.cat([model(batch).argmax(1) for batch in x.split(500)]).numpy()
     assert reported == float((predicted == labels[5000:10000]).mean())
 
@@ -227,7 +228,7 @@ def test_the_noise_costs_a_real_model_nothing() -> None:
     """ben's linear model (the most sensitive of the examples: the CNNs move by 0.04 points at most),
     on the held-out images as published and as the grader sends them: within 0.3 points."""
     images, labels = load_mnist("test")
-    clean, noisy = images[5000:10000], perturb(images[5000:10000], IMAGE_SECRET)
+    clean, noisy = images[5000:10000], perturb(images[5000:10000], PROCESS_SECRET)
     for folder in (ROOT / "submissions" / "hw1" / "ben",):
         model = load_module(folder / "mnist_model.py").build_model()
         model.load_state_dict(torch.load(folder / "mnist_model.pt", weights_only=True))

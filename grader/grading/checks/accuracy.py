@@ -2,7 +2,7 @@
 
 The worker loads and runs the student's model and returns predicted labels only; the labels,
 the accuracy, the confusion matrix and the credit are computed here, in the trusted process. The
-images the worker sees carry faint noise drawn from a secret of this process (``IMAGE_SECRET``,
+images the worker sees carry faint noise drawn from a secret of the instructor's (``image_secret``,
 see ``grader.datasets.perturb``), so the public test set cannot be looked up byte for byte; the
 model's size is measured by the grader from the weights file (``grader.sandbox.weights``).
 """
@@ -22,8 +22,15 @@ from grader.spec import AccuracyCheck
 MISCLASSIFIED_SHOWN = 8
 RETRAIN_GAP_WARNING = 0.02
 """A retrained model this much less accurate than the submitted weights is pointed out."""
-IMAGE_SECRET = secrets.randbits(63)
-"""Drawn once per grading process, never sent to a worker: the noise of the evaluation images."""
+PROCESS_SECRET = secrets.randbits(63)
+"""The noise's seed where the expectations hold none (no reference: a student's self-check)."""
+
+
+def image_secret(ctx: Context) -> int:
+    """The seed of the evaluation images' noise: the instructor's (see
+    ``ReferenceExpectations.image_secret``), never sent to a worker."""
+    secret = getattr(ctx.expectations, "image_secret", None)
+    return PROCESS_SECRET if secret is None else int(secret)
 
 
 def _key(ctx: Context, what: str) -> str:
@@ -32,7 +39,7 @@ def _key(ctx: Context, what: str) -> str:
 
 def _plan(ctx: Context, check: AccuracyCheck) -> list[Call]:
     images, _ = ctx.expectations.mnist(check.split, *check.images)
-    images = datasets.perturb(images, IMAGE_SECRET)
+    images = datasets.perturb(images, image_secret(ctx))
     calls = [Call(key=_key(ctx, "evaluate"), module=ctx.module, function="build_model", op="evaluate_model",
                   options={"weights": check.weights, "batch_size": check.batch_size}, arrays=(images,),
                   timeout=check.time_limit)]
