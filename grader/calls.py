@@ -59,6 +59,9 @@ class Call:
     """Raw array payload of model operations (images), sent as .npy blobs."""
     timeout: float | None = None
     """Overrides the problem's call timeout (model evaluation has its own budget)."""
+    hidden: bool = False
+    """Runs on a hidden case: nothing the code says during it (printed output, messages) is shown,
+    and no later public call runs in a worker that has seen its inputs (``sandbox.session``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
 """Tolerance rules: does an obtained value equal the expected one, and if not, how far off is it.
 
 Following ``pytest.approx``: an entry matches when ``|obtained - expected| <= max(rtol *
-|expected|, atol)``. Defaults depend on the dtype the student returned. Shapes must match exactly
+|expected|, atol)``. Defaults depend on the dtype of the expected value (the reference's), never on
+the one the student returned: returning float16 must not buy a looser tolerance. Shapes must match exactly
 and are compared before values; tuples and dicts are compared part by part, so a partly right
 answer says which part is wrong.
 """
@@ -54,8 +55,9 @@ def as_array(value: Any) -> np.ndarray | None:
     return None
 
 
-def tolerances(obtained: np.ndarray, rtol: float | None, atol: float | None) -> tuple[float, float]:
-    default = DEFAULT_TOLERANCES.get(str(obtained.dtype), DEFAULT_TOLERANCES["float64"])
+def tolerances(expected: np.ndarray, rtol: float | None, atol: float | None) -> tuple[float, float]:
+    """The spec's tolerances, or the defaults for the expected value's dtype."""
+    default = DEFAULT_TOLERANCES.get(str(expected.dtype), DEFAULT_TOLERANCES["float64"])
     return (default[0] if rtol is None else rtol, default[1] if atol is None else atol)
 
 
@@ -163,7 +165,7 @@ def compare_arrays(
         return Comparison(path=path, equal=False, reason="shape", message=f"expected {wanted}, got {returned}",
                           total=int(expected.size))
     exact = expected.dtype.kind in "biu" and obtained.dtype.kind in "biu"
-    r, a = (0.0, 0.0) if exact else tolerances(obtained, rtol, atol)
+    r, a = (0.0, 0.0) if exact else tolerances(expected, rtol, atol)
     got = obtained.astype(np.float64)
     want = expected.astype(np.float64)
     with np.errstate(all="ignore"):

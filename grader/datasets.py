@@ -10,6 +10,8 @@ the README there); the 60,000-image *train* split is too large to ship and is fe
   against :data:`KNOWN_FILES` and returns ``(images, labels)``. Decoded arrays are cached
   in-process, so grading many submissions reads and hashes each file once; the arrays are read-only
   for that reason (copy them before modifying).
+* :func:`perturb` adds the faint noise, drawn from a secret of the grader's, with which evaluation
+  images are sent to a student's model, so that the public test set cannot be looked up by hash.
 * :func:`fetch_mnist` downloads the four files from a list of mirrors, verifying sha256, with
   atomic writes.
 
@@ -48,6 +50,7 @@ __all__ = [
     "find_split",
     "load_mnist",
     "packaged_data_dir",
+    "perturb",
     "read_idx",
     "search_dirs",
     "verify_file",
@@ -507,3 +510,23 @@ def fetch_mnist(
             log(f"{known.name}: downloaded from {url}{via}")
         paths.append(target)
     return paths
+
+
+PERTURB_LEVEL = 3
+"""The largest change :func:`perturb` makes to a pixel, out of 255: invisible to a model (about 1%
+of the intensity range), but every image's bytes change, so none matches a stored copy exactly."""
+
+
+def perturb(images: np.ndarray, secret: int) -> np.ndarray:
+    """``images`` (uint8) with every pixel moved by an integer drawn uniformly from
+    [-PERTURB_LEVEL, PERTURB_LEVEL] by a generator seeded with ``secret``, clipped to [0, 255].
+
+    The secret is the grader's (drawn per run in the trusted process, see
+    ``grader.grading.checks.accuracy``): a student who has the public images cannot know which bytes
+    their model will see. It stops a model that looks images up exactly (by a hash of their bytes);
+    a model that matches them approximately (a nearest neighbour over the stored test set) is not
+    stopped: instructor-held images (``--data-dir``) are the answer to that.
+    """
+    rng = np.random.default_rng(secret)
+    noise = rng.integers(-PERTURB_LEVEL, PERTURB_LEVEL + 1, size=images.shape, dtype=np.int16)
+    return np.clip(images.astype(np.int16) + noise, 0, 255).astype(np.uint8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,32 @@ class Comparison:
     """|obtained - expected| of a 2-D output, pooled to at most 16 x 16 cells."""
 
 
+HIDDEN_PHRASES = frozenset({
+    "wrong answer on a hidden case",
+    "wrong shape on a hidden case",
+    "raised an exception on a hidden case",
+    "hit the time limit on a hidden case",
+    "crashed on a hidden case",
+    "returned a value that cannot be graded on a hidden case",
+    "sent a malformed reply on a hidden case",
+    "the function could not be called on a hidden case",
+    "not run on a hidden case",
+    "gradient wrong on a hidden case",
+    "not stable or not right on a hidden case",
+})
+"""Everything a hidden case may say. A hidden case's text is built by the grader from these fixed
+phrases (and the instructor's hint), never from anything the student's code produced: exception
+messages, type names, printed output and decoder errors can all quote the hidden inputs."""
+_HIDDEN_TEMPLATE = re.compile(r"property [a-z_]{1,40} violated on a hidden case")
+"""The one phrase with a variable part: a property's name, from the spec's closed list."""
+_HIDDEN_DETAILS = ("inputs", "steps", "expected", "obtained", "comparisons", "traceback")
+
+
+def is_hidden_phrase(text: str) -> bool:
+    """Whether ``text`` may be shown for a hidden case (see ``HIDDEN_PHRASES``)."""
+    return text == "" or text in HIDDEN_PHRASES or _HIDDEN_TEMPLATE.fullmatch(text) is not None
+
+
 @dataclass(frozen=True, kw_only=True)
 class PartCredit:
     """How one part of a check's output (a read, a gradient, a returned element) fared on one case."""
@@ -67,7 +94,8 @@ class PartCredit:
 
 @dataclass(frozen=True, kw_only=True)
 class CaseResult:
-    """One check on one case. Hidden cases carry no inputs, values or comparisons."""
+    """One check on one case. Hidden cases carry no inputs, values or comparisons, and their
+    message is one of the grader's fixed phrases (checked when the record is built)."""
 
     case: str
     public: bool
@@ -83,6 +111,14 @@ class CaseResult:
     traceback: str = ""
     parts: tuple[PartCredit, ...] = ()
     """For a check scored part by part (value and gradient checks): each part's credit on this case."""
+
+    def __post_init__(self) -> None:
+        # The rule is checked here, where every case result is built, not trusted to each check kind.
+        if not self.public:
+            if not is_hidden_phrase(self.message):
+                raise ValueError(f"a hidden case's message must be a fixed phrase, not {self.message[:80]!r}")
+            if any(getattr(self, name) for name in _HIDDEN_DETAILS):
+                raise ValueError("a hidden case carries no inputs, values, comparisons or traceback")
 
     @property
     def passed(self) -> bool:
@@ -239,6 +275,11 @@ def comparison_from_dict(data: dict[str, Any]) -> Comparison:
 
 
 def case_from_dict(data: dict[str, Any]) -> CaseResult:
+    if not data.get("public", True):
+        # A results.json written before the rule (or forged) is read with its hidden cases cleaned.
+        data = {**{key: value for key, value in data.items() if key not in _HIDDEN_DETAILS},
+                "message": data.get("message", "") if is_hidden_phrase(str(data.get("message", "")))
+                else "wrong answer on a hidden case"}
     return CaseResult(
         **{
             **data,

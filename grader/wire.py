@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 
 _HEADER = struct.Struct("<I")
-MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
+"""A message's JSON header: its values' structure and small scalars (arrays travel as blobs)."""
+MAX_NPY_HEADER_BYTES = 16 * 1024
+"""An .npy header names a dtype and a shape of at most 64 dimensions: a few hundred bytes."""
 ALLOWED_KINDS = "biuf"
 """Array dtype kinds accepted from a worker: bool, signed and unsigned int, float."""
 
@@ -141,6 +144,13 @@ def clean_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def clip(text: str, limit: int) -> str:
+    """A string from a worker cut to ``limit`` characters (saying how much was cut), made safe."""
+    if len(text) > limit:
+        text = f"{text[:limit]}... [{len(text) - limit} more characters not kept]"
+    return clean_text(text)
+
+
 def _decode_scalar(tag: str, value: Any) -> Any:
     if tag == "bool" and type(value) is bool:
         return value
@@ -209,11 +219,12 @@ def load_array(data: bytes, *, max_bytes: int) -> np.ndarray:
             np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         )
         with AST_LOCK:
-            shape, fortran, dtype = read_header(stream, max_header_size=MAX_HEADER_BYTES)
+            shape, fortran, dtype = read_header(stream, max_header_size=MAX_NPY_HEADER_BYTES)
     except WireError:
         raise
     except Exception as error:  # numpy raises ValueError or others for garbage headers
-        raise WireError(f"not a valid .npy array: {error}") from None
+        # numpy's message quotes the header, which the sender wrote: cut short, never a report's bulk.
+        raise WireError(f"not a valid .npy array: {clip(str(error), 200)}") from None
     if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields is not None:
         raise WireError(f"array of dtype {dtype} refused; only numeric arrays are accepted")
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -278,6 +289,9 @@ class FrameReader:
     def __init__(self, *, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._buffer = bytearray()
+        self._pending: tuple[dict[str, Any], int] | None = None
+        """The current message's header and total length, once its header has arrived: parsed
+        once, however slowly the blobs that follow arrive."""
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -286,28 +300,39 @@ class FrameReader:
 
     def next_message(self) -> tuple[dict[str, Any], list[bytes]] | None:
         buffer = self._buffer
+        if self._pending is None:
+            self._pending = self._read_header()
+            if self._pending is None:
+                return None
+        header, end = self._pending
+        if len(buffer) < end:
+            return None
+        blobs, offset = [], _HEADER.size + _HEADER.unpack_from(buffer)[0]
+        for size in header["blob_sizes"]:
+            blobs.append(bytes(buffer[offset:offset + size]))
+            offset += size
+        del buffer[:end]
+        self._pending = None
+        return header, blobs
+
+    def _read_header(self) -> tuple[dict[str, Any], int] | None:
+        """The next message's header and total length, once the header is all there."""
+        buffer = self._buffer
         if len(buffer) < _HEADER.size:
             return None
         (length,) = _HEADER.unpack_from(buffer)
         if length > MAX_HEADER_BYTES:
-            raise WireError(f"message header of {length} bytes is too large")
+            raise WireError(f"message header of {length} bytes is larger than {MAX_HEADER_BYTES}")
         if len(buffer) < _HEADER.size + length:
             return None
         try:
             header = json.loads(bytes(buffer[_HEADER.size:_HEADER.size + length]))
         except (ValueError, RecursionError) as error:
-            raise WireError(f"message header is not JSON: {error}") from None
+            raise WireError(f"message header is not JSON: {clip(str(error), 200)}") from None
         sizes = header.get("blob_sizes", []) if isinstance(header, dict) else None
         if not isinstance(sizes, list) or not all(type(size) is int and size >= 0 for size in sizes):
             raise WireError("message header has no valid blob sizes")
         if sum(sizes) > self.max_bytes:
             raise WireError(f"message of {sum(sizes)} bytes exceeds the limit of {self.max_bytes} bytes")
-        end = _HEADER.size + length + sum(sizes)
-        if len(buffer) < end:
-            return None
-        blobs, offset = [], _HEADER.size + length
-        for size in sizes:
-            blobs.append(bytes(buffer[offset:offset + size]))
-            offset += size
-        del buffer[:end]
-        return header, blobs
+        header["blob_sizes"] = sizes
+        return header, _HEADER.size + length + sum(sizes)

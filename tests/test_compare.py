@@ -24,11 +24,19 @@ def test_tolerance_edges(obtained: float, expected: float, rtol: float, atol: fl
     assert result.equal is equal
 
 
-def test_float32_results_get_float32_tolerance() -> None:
+def test_the_tolerance_follows_the_reference_dtype_not_the_students() -> None:
+    """A float32 reference gets float32's tolerance whatever the student returns; a float64 one
+    float64's, so that returning float16 buys no looser tolerance (issue 21, 5)."""
     expected = np.array([1.0, 2.0])
-    obtained = (expected * (1 + 3e-6)).astype(np.float32)
-    assert compare(obtained, expected)[0].equal
-    assert not compare(obtained.astype(np.float64), expected)[0].equal
+    off = expected * (1 + 3e-6)
+    assert compare(off, expected.astype(np.float32))[0].equal
+    assert compare(off.astype(np.float32), expected.astype(np.float32))[0].equal
+    assert not compare(off.astype(np.float32), expected)[0].equal
+    assert not compare(off, expected)[0].equal
+    wrong = expected * 1.004  # 0.4% off
+    assert not compare(wrong.astype(np.float16), expected)[0].equal
+    assert not compare(wrong, expected)[0].equal
+    assert compare(wrong.astype(np.float16), expected, rtol=1e-2)[0].equal  # unless the spec says otherwise
 
 
 def test_shape_is_compared_before_values() -> None:

@@ -8,7 +8,10 @@ Both answer the same questions, so checks never know which one they talk to.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import threading
 import warnings
 import types
@@ -66,6 +69,10 @@ class _Cache:
             return self._values[key]
 
 
+IMAGE_SECRET_ENV = "GRADER_IMAGE_SECRET"
+"""Where an instructor may set the seed of the MNIST images' noise (see ``image_secret``)."""
+
+
 class ReferenceExpectations:
     """Expectations computed from the instructor's modules (``grader grade``, ``lint``, ``bundle``)."""
 
@@ -81,6 +88,23 @@ class ReferenceExpectations:
     @property
     def reference_module(self) -> types.ModuleType | None:
         return self._reference
+
+    @functools.cached_property
+    def image_secret(self) -> int | None:
+        """The seed of the noise on the MNIST images sent to a student's model (``datasets.perturb``):
+        ``$GRADER_IMAGE_SECRET``, else a digest of the instructor's files (spec, reference, mistakes),
+        which students never see, so that every run of the same instructor files (a local run, Dask,
+        Gradescope) sends the same images; None without a reference (a random seed per process)."""
+        if os.environ.get(IMAGE_SECRET_ENV):
+            return int(hashlib.sha256(os.environ[IMAGE_SECRET_ENV].encode()).hexdigest()[:15], 16)
+        paths = [self.assignment.reference_path, self.assignment.mistakes_path]
+        if paths[0] is None:
+            return None
+        digest = hashlib.sha256(self.assignment.source.read_bytes())
+        for path in paths:
+            if path is not None:
+                digest.update(path.read_bytes())
+        return int(digest.hexdigest()[:15], 16)
 
     def _reference_function(self, name: str) -> Callable[..., Any]:
         if self._reference is None:

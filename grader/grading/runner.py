@@ -37,22 +37,41 @@ def plan_problem(assignment: Assignment, problem: Problem, expectations: Any, mo
             continue
         for call in planned:
             calls.setdefault(call.key, call)
-    return contexts, list(calls.values())
+    # Public calls first: a public case's output and messages come from a worker that has not yet
+    # seen a hidden input (the session starts a fresh worker for public calls after hidden ones).
+    return contexts, sorted(calls.values(), key=lambda call: call.hidden)
 
 
-def _status(problem: Problem, outcomes: dict[str, CallOutcome]) -> tuple[str, str]:
-    """Why a problem could not be graded normally, from its calls' outcomes."""
+HIDDEN_STATUSES = {
+    "missing_module": "the module could not be found",
+    "import_error": "the module could not be imported",
+    "not_defined": "the function is not defined",
+    "timeout": "hit the time limit on a hidden case",
+    "died": "crashed on a hidden case",
+    "protocol": "sent a malformed reply on a hidden case",
+}
+"""A hidden call's status in the grader's words: everything in a worker's reply is the student's to
+write (a reply can claim any status), so a hidden call's own message is never shown."""
+
+
+def _status(problem: Problem, outcomes: dict[str, CallOutcome], hidden: set[str]) -> tuple[str, str]:
+    """Why a problem could not be graded normally, from its calls' outcomes (``hidden``: the keys
+    of calls on hidden cases)."""
+
+    def said(outcome: CallOutcome) -> str:
+        return HIDDEN_STATUSES.get(outcome.status, "failed on a hidden case") if outcome.key in hidden else outcome.message
+
     statuses = [outcome.status for outcome in outcomes.values()]
     if not statuses:
         return "graded", ""
     for outcome in outcomes.values():
         if outcome.status in ("missing_module", "import_error"):
-            return ("missing" if outcome.status == "missing_module" else "import_error"), outcome.message
+            return ("missing" if outcome.status == "missing_module" else "import_error"), said(outcome)
     if all(status == "not_defined" for status in statuses):
-        return "missing", next(iter(outcomes.values())).message
+        return "missing", said(next(iter(outcomes.values())))
     for outcome in outcomes.values():
         if outcome.status in LIMIT_STATUSES:
-            return "limit", outcome.message
+            return "limit", said(outcome)
     return "graded", ""
 
 
@@ -78,7 +97,7 @@ def grade_problem(assignment: Assignment, problem: Problem, session: Session, ex
     outcomes, printed = session.run(calls, assignment.limits_of(problem))
     judged = [Context(ctx.assignment, ctx.problem, ctx.check_index, mode, expectations, outcomes) for ctx in contexts]
     results = apply_credit_rule(judged, [_evaluate(ctx) for ctx in judged])
-    status, message = _status(problem, outcomes)
+    status, message = _status(problem, outcomes, {call.key for call in calls if call.hidden})
     diagnoses = diagnose(judged, results, outcomes) if status == "graded" else ()
     return ProblemResult(
         problem=problem.id,

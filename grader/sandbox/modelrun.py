@@ -1,7 +1,7 @@
 """Worker-side loading, evaluation and retraining of a student's MNIST model.
 
-Runs inside the sandboxed worker only. It returns predicted labels and facts about the model
-(parameter count, load problems); the true labels never reach it, and accuracy is computed by the
+Runs inside the sandboxed worker only. It returns predicted labels and load problems (the
+parameter count is measured by the grader, from the weights file); the true labels never reach it, and accuracy is computed by the
 grader in the trusted process.
 """
 
@@ -86,13 +86,13 @@ def predict(model: torch.nn.Module, images: np.ndarray, batch_size: int) -> np.n
 
 
 def _answer(model: torch.nn.Module, images: np.ndarray, batch_size: int, start: float) -> Reply:
-    parameters = sum(parameter.numel() for parameter in model.parameters())
+    # No parameter count: the grader measures the weights file itself (grader.sandbox.weights).
     labels = predict(model, images, batch_size)
     if isinstance(labels, dict):
         return labels, []
     blobs: list[bytes] = []
     node = wire.encode(labels, blobs)
-    return {"status": "ok", "value": node, "parameters": int(parameters), "seconds": time.perf_counter() - start}, blobs
+    return {"status": "ok", "value": node, "seconds": time.perf_counter() - start}, blobs
 
 
 def evaluate_submitted(

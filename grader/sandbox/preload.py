@@ -32,6 +32,13 @@ SOURCE_SUFFIXES = (".py", ".ipynb")
 MAX_SOURCE_FILES = 500
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 """Larger source files are not read for their imports."""
+PARSE_BUDGET = 512 * 1024
+"""Characters of one submission's sources that may be parsed with ``ast`` (a few ms each KiB, and
+memory many times the text): what does not fit and names torch counts as importing it, so a
+submission cannot make the trusted process slow or huge, only its own run a little dearer."""
+READ_BUDGET = 16 * 1024 * 1024
+"""Characters of one submission's sources that are read at all (a zip's members are unpacked to be
+read): a submission with more counts as importing torch, and the rest is not read."""
 
 
 def spec_needs_torch(assignment: Assignment) -> bool:
@@ -47,15 +54,25 @@ def spec_needs_torch(assignment: Assignment) -> bool:
     return False
 
 
-def imports_torch(sources: Iterable[tuple[str, str]]) -> bool:
+def imports_torch(sources: Iterable[tuple[str, str]], *, budget: int = PARSE_BUDGET,
+                  read_budget: int = READ_BUDGET) -> bool:
     """Whether any of a submission's files, as (name, text) of its ``.py`` files and notebooks,
-    imports torch. A file that does not parse counts as not importing it."""
+    imports torch. A file that does not parse counts as not importing it; code beyond ``budget``
+    characters in all that names torch counts as importing it, unparsed, and so do sources beyond
+    ``read_budget`` characters in all, unread."""
     for name, text in sources:
+        read_budget -= len(text)
+        if read_budget < 0:
+            return True
         if TORCH not in text:  # no need to parse what cannot name it (most of a numpy class)
             continue
         codes = _notebook_codes(name, text) if name.endswith(".ipynb") else [text]
-        if any(TORCH in _imported_packages(code) for code in codes):
-            return True
+        for code in codes:
+            if TORCH not in code:
+                continue
+            budget -= len(code)
+            if budget < 0 or TORCH in _imported_packages(code):
+                return True
     return False
 
 

@@ -9,6 +9,7 @@ spec self-test) and the benchmark's no-isolation floor through the very same req
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import types
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from grader import wire
 from grader.calls import LIMIT_STATUSES, Call, CallOutcome, CallStatus, wall_clock_net
 from grader.sandbox.interface import Reply, SandboxBackend, WorkerHandle
+from grader.sandbox.weights import Unmeasured, count_parameters
 from grader.sandbox.worker import Worker
 from grader.spec import Limits
 
@@ -41,6 +43,15 @@ def import_notes(module: str, header: dict[str, Any], printed: str) -> tuple[str
     return tuple(notes)
 
 
+HIDDEN_OUTPUT_NOTE = "[output printed during hidden cases is not shown]"
+MESSAGE_CHARS = 2000
+TRACEBACK_CHARS = 5000
+WARNING_CHARS = 300
+DETAIL_CHARS = 500
+"""Bounds on every string of a worker's reply, applied before it is stored: a student's exception
+message, traceback, warning or malformed reply cannot make a report large."""
+
+
 def encode_request(call: Call) -> tuple[dict[str, Any], list[bytes]]:
     blobs: list[bytes] = []
     header: dict[str, Any] = {"op": call.op, "module": call.module, "function": call.function, **call.options}
@@ -59,21 +70,34 @@ def outcome_from_message(call: Call, header: dict[str, Any], arrays: list[Any], 
         if status == "ok":
             value = wire.decode(header.get("value"), arrays)
             modified = tuple(int(i) for i in header.get("modified_args", []))
-            warnings = tuple(wire.clean_text(str(w)[:300]) for w in header.get("warnings", []))[:10]
-            extra = {"parameters": int(header["parameters"])} if "parameters" in header else {}
+            warnings = tuple(wire.clip(str(w), WARNING_CHARS) for w in header.get("warnings", [])[:10])
             return CallOutcome(key=call.key, status="ok", value=value, modified_args=modified,
-                               warnings=warnings, seconds=float(header.get("seconds", seconds)), extra=extra)
+                               warnings=warnings, seconds=float(header.get("seconds", seconds)))
         if status in ("error", "not_defined", "missing_module", "import_error", "bad_return", "bad_weights"):
             return CallOutcome(key=call.key, status=status,
-                               message=wire.clean_text(str(header.get("message", ""))[:2000]),
-                               traceback=wire.clean_text(str(header.get("traceback", ""))[:5000]),
+                               message=wire.clip(str(header.get("message", "")), MESSAGE_CHARS),
+                               traceback=wire.clip(str(header.get("traceback", "")), TRACEBACK_CHARS),
                                seconds=float(header.get("seconds", seconds)))
     except (wire.WireError, TypeError, ValueError, RecursionError) as error:
-        return CallOutcome(key=call.key, status="protocol", message=f"malformed reply from the worker: {error}")
+        return CallOutcome(key=call.key, status="protocol",
+                           message=f"malformed reply from the worker: {wire.clip(str(error), DETAIL_CHARS)}")
     return CallOutcome(key=call.key, status="protocol", message=f"unexpected reply status {str(status)[:40]!r}")
 
 
+def measured(call: Call, outcome: CallOutcome, folder: Path) -> CallOutcome:
+    """An evaluated model's outcome with its parameter count, measured here from the submitted
+    weights file (``sandbox.weights``): a worker's own count is the student's word."""
+    if call.op != "evaluate_model" or not outcome.ok:
+        return outcome
+    try:
+        parameters = count_parameters(folder / str(call.options["weights"]))
+    except Unmeasured as error:
+        return CallOutcome(key=call.key, status="bad_weights", message=str(error), seconds=outcome.seconds)
+    return dataclasses.replace(outcome, extra={**outcome.extra, "parameters": parameters})
+
+
 def outcome_from_failure(call: Call, reply: Reply, what: str) -> CallOutcome:
+    reply = Reply(kind=reply.kind, detail=wire.clip(reply.detail, DETAIL_CHARS), seconds=reply.seconds)
     if reply.kind == "timeout":
         message = f"{what} stopped: {reply.detail}"
     elif reply.kind == "died":
@@ -103,6 +127,11 @@ class SandboxSession:
         """Modules the current worker has imported: one round trip per module, not per call."""
         self._notes: dict[str, tuple[str, ...]] = {}
         """Each module's import notes, from its first import (a new worker imports it again)."""
+        self._seen_hidden = False
+        """The current worker has run a call on a hidden case: it may keep those inputs (a global, a
+        thread that prints later), so it answers no more public calls and nothing it prints is shown."""
+        self._hidden_printed = False
+        """Something printed during this run's hidden calls was dropped (and the output says so)."""
 
     def _ensure_worker(self, limits: Limits) -> WorkerHandle | Reply:
         key = tuple(getattr(limits, name) for name in _SPAWN_FIELDS)
@@ -121,12 +150,20 @@ class SandboxSession:
             self._worker.close()
             self._worker = None
         self._imported.clear()
+        self._seen_hidden = False
 
     def _remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
     def _new_output(self) -> str:
-        return self._worker.take_output() if self._worker is not None else ""
+        """What the worker printed since the last call; nothing once it has seen a hidden input."""
+        if self._worker is None:
+            return ""
+        text = self._worker.take_output()
+        if self._seen_hidden and text.strip():
+            self._hidden_printed = True
+            return ""
+        return text
 
     def _import(self, worker: WorkerHandle, module: str, limits: Limits) -> CallOutcome | None:
         """Import a module once per worker; a failure is remembered for the whole submission."""
@@ -158,7 +195,12 @@ class SandboxSession:
     def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
         outcomes: dict[str, CallOutcome] = {}
         printed: list[str] = []
+        self._hidden_printed = False
         for index, call in enumerate(calls):
+            if self._seen_hidden and (not call.hidden or call.module not in self._imported):
+                # A public call, or an import (whose failure is shown), never runs where hidden inputs have been.
+                printed.append(self._new_output())
+                self._retire()
             if self._remaining() <= 0:
                 skip_rest(calls, index, f"not run: the submission's time limit of {limits.submission_timeout:g} s was reached", outcomes)
                 break
@@ -183,18 +225,25 @@ class SandboxSession:
                 printed.append(self._new_output())
                 continue
             header, blobs = encode_request(call)
+            if call.hidden:
+                printed.append(self._new_output())  # what was printed before the hidden inputs arrive
+                self._seen_hidden = True
             # The limit counts the worker's CPU time: a loaded machine slows the answer, not the verdict.
             timeout = call.timeout or limits.call_timeout
             reply = worker.request(header, blobs, timeout, wall_timeout=min(wall_clock_net(timeout), self._remaining()))
             printed.append(self._new_output())
             if reply.ok:
-                outcomes[call.key] = outcome_from_message(call, reply.header, reply.arrays, reply.seconds)
+                outcomes[call.key] = measured(call, outcome_from_message(call, reply.header, reply.arrays,
+                                                                         reply.seconds), self.submission)
             else:
                 outcomes[call.key] = outcome_from_failure(call, reply, f"`{call.function}`")
             if outcomes[call.key].status in LIMIT_STATUSES:
                 self._retire()
                 skip_rest(calls, index + 1, "not run: an earlier call of this problem hit a limit", outcomes)
                 break
+        printed.append(self._new_output())
+        if self._hidden_printed:
+            printed.append(f"\n{HIDDEN_OUTPUT_NOTE}\n")
         return outcomes, "".join(printed)
 
     def close(self) -> None:
@@ -205,7 +254,8 @@ class InProcessSession:
     """Runs trusted functions (or, for the benchmark floor, unisolated student modules) in-process."""
 
     def __init__(self, modules: dict[str, types.ModuleType], root: Path | None = None) -> None:
-        self.worker = Worker(root or Path.cwd(), max_return_bytes=1 << 62)
+        self.root = root or Path.cwd()
+        self.worker = Worker(self.root, max_return_bytes=1 << 62)
         self.worker.modules.update(modules)
 
     def run(self, calls: list[Call], limits: Limits) -> tuple[dict[str, CallOutcome], str]:
@@ -219,7 +269,8 @@ class InProcessSession:
             except wire.WireError as error:
                 outcomes[call.key] = CallOutcome(key=call.key, status="protocol", message=str(error))
                 continue
-            outcomes[call.key] = outcome_from_message(call, reply, arrays, time.perf_counter() - start)
+            outcomes[call.key] = measured(call, outcome_from_message(call, reply, arrays, time.perf_counter() - start),
+                                          self.root)
         return outcomes, ""
 
     def notes(self) -> tuple[str, ...]:

@@ -136,7 +136,7 @@ def test_a_notebook_under_another_name_is_graded_not_the_module_beside_it(small_
     (small_folder / "my attack.ipynb").rename(small_folder / "attack.ipynb")
     result = checker.check(small_folder / "attack.ipynb")
     scores = {problem.problem: problem.passed for problem in result.report.problems}
-    assert scores == {"double": True, "honest_double": False, "other_module": True}
+    assert scores == {"double": True, "secret": False, "honest_double": False, "other_module": True}
     assert "portable worker" in result.text
 
 

@@ -137,6 +137,20 @@ def _scores(report: GradeReport) -> dict[str, tuple[float, float]]:
     return {problem.problem: (round(problem.score, 6), round(problem.max_score, 6)) for problem in report.problems}
 
 
+def _measured(problem: ProblemResult) -> bool:
+    """An MNIST problem: the kit's images carry other noise than the instructor's (a secret of the
+    instructor's, grader.datasets.perturb), so its score agrees to within a point, not exactly."""
+    return any(check.kind == "accuracy" for check in problem.checks)
+
+
+def _agree(kit: GradeReport, instructor: GradeReport) -> None:
+    measured = {problem.problem for problem in instructor.problems if _measured(problem)}
+    assert {k: v for k, v in _scores(kit).items() if k not in measured} == {
+        k: v for k, v in _scores(instructor).items() if k not in measured}
+    for name in measured:
+        assert _scores(kit)[name] == pytest.approx(_scores(instructor)[name], abs=1.0)
+
+
 CASES = [pytest.param(hw, student, id=f"{hw}-{student}") for hw in ASSIGNMENTS for student in STUDENTS]
 
 
@@ -148,7 +162,7 @@ def test_grader_check_from_the_kit_agrees_with_the_instructor(workspaces, hw, st
     kit_report = from_results_json(json.loads((space.folder.parent / f"{student}.json").read_text()))
     instructor = space.instructor.result()
     assert kit_report.mode == "check"
-    assert _scores(kit_report) == _scores(instructor)
+    _agree(kit_report, instructor)
     assert kit_report.passed == instructor.passed == (student == "ada")
     # The kit ships the declared mistakes' public outputs: the diagnosis is the instructor's.
     assert {p.problem: [d.mistake for d in p.diagnoses] for p in kit_report.problems} == {
@@ -188,7 +202,8 @@ def test_plain_pytest_in_the_repository_runs_one_test_per_problem(workspaces, hw
     for problem in instructor.problems:
         if not problem.passed:
             # The failure message is the grader's feedback, headed by the problem's score line.
-            assert f"{problem.problem}: {problem.score:.2f} / {problem.max_score:.2f}" in run.stdout
+            score = f": {problem.score:.2f}" if not _measured(problem) else ""
+            assert f"{problem.problem}{score}" in run.stdout and f" / {problem.max_score:.2f}" in run.stdout
 
 
 def test_the_subprocesses_import_the_grader_and_nothing_else_of_the_project(workspaces, grader_environment) -> None:

@@ -153,3 +153,27 @@ def test_the_boot_error_is_raised_to_whoever_waits(monkeypatch: pytest.MonkeyPat
     with pytest.raises(OSError, match="no fork server today"):
         sandbox.info
     sandbox.close()
+
+
+def test_sources_too_large_to_parse_count_as_importing_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A small zip of two 4 MB files that mention torch (issue 21, 6): not parsed, taken as needing torch."""
+    import ast
+
+    parsed = []
+    real = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda source, *a, **k: parsed.append(len(source)) or real(source, *a, **k))
+    big = "x = 1  # torch\n" * (4_000_000 // 15)
+    archive = tmp_path / "s1.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as package:
+        package.writestr("s1/a.py", big)
+        package.writestr("s1/b.py", big)
+    assert archive.stat().st_size < 100_000  # a small upload
+    assert imports_torch(sources(Submission("s1", archive)))
+    assert parsed == []
+    assert not imports_torch([("a.py", "import numpy  # no torch here\n")])  # what fits is still parsed
+    assert parsed
+    chunk = "y = 2\n" * 500_000  # 3 MB, naming no torch
+    read = []
+    many = (read.append(i) or (f"f{i}.py", chunk) for i in range(100))
+    assert imports_torch(many)  # past the read budget: taken as needing torch, the rest unread
+    assert len(read) < 10

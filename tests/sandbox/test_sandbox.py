@@ -125,7 +125,14 @@ ATTACKS: dict[str, Expect] = {
                              import_time=True, status="import_error"),
     "proc_cmdline": Expect(("PROBE",), status="graded"),
     "stdlib_imports": Expect(passes=True, status="graded"),  # not an attack: the stdlib must keep working
+    # Attacks on problem `secret` (a public and a hidden case): see test_hidden_inputs_appear_nowhere.
+    "hidden_printed": Expect(passes=True, status="graded"),
+    "hidden_type_name": Expect(passes=True, status="graded"),
+    "hidden_forged_reply": Expect(passes=True, status="graded"),
+    "huge_protocol_error": Expect(("malformed reply",), status="limit"),
 }
+HIDDEN_VALUES = ("1234.5678", "8765.4321")
+"""The inputs of `secret`'s hidden case (tests/data/sandbox/sandbox.yaml): shown nowhere."""
 
 
 def test_every_attack_folder_is_graded() -> None:
@@ -615,7 +622,8 @@ def test_fake_results_change_nothing(graded: Run, request: pytest.FixtureRequest
     needs_dedicated_user(graded, request)
     data = graded.results["fake_results"]
     assert data["score"] == 2
-    assert [t["score"] for t in data["tests"]] == [0, 1, 1]
+    assert {t["name"]: t["score"] for t in data["tests"]} == {"double": 0, "secret": 0, "honest_double": 1,
+                                                             "other_module": 1}
     assert graded.gradebook["fake_results"]["total"] in ("2", "2.0")
     # The grader's command line names the output folder: with namespaces the attack cannot see it
     # (a PID namespace of its own); without, it found it but could not write.
@@ -754,6 +762,34 @@ def test_worker_inherits_only_its_channel(graded: Run) -> None:
     probe = probe_json(graded.case_message("inherited_fds"))
     assert not any("eventpoll" in target for target in probe.values()), probe
     assert len(probe) <= 5, probe  # stdin, stdout, stderr, the request pipe and the reply pipe
+
+
+def test_hidden_inputs_appear_nowhere(graded: Run) -> None:
+    """Printed output, type names and a hand-written reply's decoder error all quote a hidden case's
+    inputs; none reaches any report, and a public call after the hidden one runs in a fresh worker."""
+    texts = {"stdout": graded.stdout, "stderr": graded.stderr}
+    for path in graded.out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".html", ".csv", ".xml", ".md", ".txt"):
+            texts[str(path)] = path.read_text(errors="replace")
+    for where, text in texts.items():
+        for value in HIDDEN_VALUES:
+            assert value not in text, f"a hidden input ({value}) appears in {where}"
+    printed = graded.printed("hidden_printed", "secret")
+    assert "PROBE seen=[1.0, 2.0, 3.0]" in printed  # the public case's output is shown
+    assert "output printed during hidden cases is not shown" in printed
+    assert "PROBE kept=\n" in graded.printed("hidden_printed", "honest_double")  # a fresh worker kept nothing
+    shown = graded.result("hidden_type_name", "secret")["checks"][0]["cases"]
+    assert "[1.0, 2.0, 3.0]" in shown[0]["message"]  # the same channel on the public case: the attack works
+    assert shown[1]["message"] == "returned a value that cannot be graded on a hidden case"
+    forged = graded.result("hidden_forged_reply", "secret")
+    assert forged["status"] == "limit" and forged["message"] == "sent a malformed reply on a hidden case"
+
+
+def test_a_huge_protocol_error_makes_small_reports(graded: Run) -> None:
+    folder = graded.out / "huge_protocol_error"
+    assert (folder / "results.json").stat().st_size < 100_000
+    for page in folder.glob("*.html"):
+        assert page.stat().st_size < 500_000, page
 
 
 def test_run_time(graded: Run) -> None:

@@ -1,13 +1,19 @@
 """The MNIST accuracy target: a submitted model's predictions scored against the true labels.
 
 The worker loads and runs the student's model and returns predicted labels only; the labels,
-the accuracy, the confusion matrix and the credit are computed here, in the trusted process.
+the accuracy, the confusion matrix and the credit are computed here, in the trusted process. The
+images the worker sees carry faint noise drawn from a secret of the instructor's (``image_secret``,
+see ``grader.datasets.perturb``), so the public test set cannot be looked up byte for byte; the
+model's size is measured by the grader from the weights file (``grader.sandbox.weights``).
 """
 
 from __future__ import annotations
 
+import secrets
+
 import numpy as np
 
+from grader import datasets
 from grader.calls import Call, CallOutcome
 from grader.grading.checks.registry import Context, register
 from grader.results import CheckResult, Outcome
@@ -16,6 +22,15 @@ from grader.spec import AccuracyCheck
 MISCLASSIFIED_SHOWN = 8
 RETRAIN_GAP_WARNING = 0.02
 """A retrained model this much less accurate than the submitted weights is pointed out."""
+PROCESS_SECRET = secrets.randbits(63)
+"""The noise's seed where the expectations hold none (no reference: a student's self-check)."""
+
+
+def image_secret(ctx: Context) -> int:
+    """The seed of the evaluation images' noise: the instructor's (see
+    ``ReferenceExpectations.image_secret``), never sent to a worker."""
+    secret = getattr(ctx.expectations, "image_secret", None)
+    return PROCESS_SECRET if secret is None else int(secret)
 
 
 def _key(ctx: Context, what: str) -> str:
@@ -24,6 +39,7 @@ def _key(ctx: Context, what: str) -> str:
 
 def _plan(ctx: Context, check: AccuracyCheck) -> list[Call]:
     images, _ = ctx.expectations.mnist(check.split, *check.images)
+    images = datasets.perturb(images, image_secret(ctx))
     calls = [Call(key=_key(ctx, "evaluate"), module=ctx.module, function="build_model", op="evaluate_model",
                   options={"weights": check.weights, "batch_size": check.batch_size}, arrays=(images,),
                   timeout=check.time_limit)]
@@ -76,7 +92,9 @@ def check_accuracy(ctx: Context, check: AccuracyCheck) -> CheckResult:
     if isinstance(predictions, str):
         kind = Outcome.TIMEOUT if outcome.status == "timeout" else Outcome.ERROR
         return result(0.0, kind, predictions, {**base, "accuracy": None, "traceback": outcome.traceback})
-    parameters = int(outcome.extra.get("parameters", 0))
+    if "parameters" not in outcome.extra:  # measured by the session from the weights file; never assumed
+        return result(0.0, Outcome.ERROR, "the grader could not measure the model's size", {**base, "accuracy": None})
+    parameters = int(outcome.extra["parameters"])
     correct = predictions == labels
     accuracy = float(correct.mean()) if len(labels) else 0.0
     matrix = confusion_matrix(labels, predictions)

@@ -74,7 +74,7 @@ def check_custom(ctx: Context, check: CustomCheck) -> CheckResult:
         if passed:
             return case_result(ctx, case, Outcome.PASSED, "")
         return case_result(ctx, case, Outcome.FAILED, message or f"{check.judge} rejected the answer",
-                           hidden_message=f"{check.name or check.judge} failed on a hidden case",
+                           hidden_message="wrong answer on a hidden case",
                            inputs=inputs_text(ctx, case), expected=summarize(expected),
                            obtained=summarize(outcome.value))
 

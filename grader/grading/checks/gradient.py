@@ -88,7 +88,8 @@ def _plan_gradient(ctx: Context, check: GradientCheck) -> list[Call]:
         plan = of.plan(ctx.problem.seed, ctx.assignment.helpers_code())
         numgrad = {"wrt": list(check.wrt), "upstream": check.upstream, "eps": check.eps}
         calls += [Call(key=_own_gradient_key(ctx, case), module=ctx.module, function=ctx.problem.function_name,
-                       op="scenario", args=(named_args(case),), options={"plan": plan, "numgrad": numgrad})
+                       op="scenario", args=(named_args(case),), options={"plan": plan, "numgrad": numgrad},
+                       hidden=case.visibility != "public")
                   for case in ctx.cases()]
     return calls
 

@@ -143,7 +143,8 @@ def _plan_property(ctx: Context, check: PropertyCheck) -> list[Call]:
             index = names.index(check.arg)
             args[index] = args[index] + check.shift
             calls.append(Call(key=_shift_key(ctx, ctx.base_key(case)), module=ctx.module,
-                              function=ctx.problem.function_name, args=tuple(args)))
+                              function=ctx.problem.function_name, args=tuple(args),
+                              hidden=case.visibility != "public"))
     return calls
 
 

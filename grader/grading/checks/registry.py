@@ -9,11 +9,13 @@ imported by name in ``checks/__init__.py``, so the whole list is there in one pl
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from grader import wire
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, copy_args, named_args
 from grader.compare import as_array, summarize
@@ -82,9 +84,10 @@ class Context:
         if scenario is not None:
             plan = scenario.plan(self.problem.seed, self.assignment.helpers_code())
             return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
-                        op="scenario", args=(named_args(case),), options={"plan": plan})
+                        op="scenario", args=(named_args(case),), options={"plan": plan},
+                        hidden=case.visibility != "public")
         return Call(key=self.base_key(case), module=self.module, function=self.problem.function_name,
-                    args=copy_args(case_args(case)))
+                    args=copy_args(case_args(case)), hidden=case.visibility != "public")
 
     def part_name(self, path: str) -> str:
         """'1' -> 'grad_W' (or the scenario's read, 'layer.dLdW') when the problem names its parts."""
@@ -93,6 +96,10 @@ class Context:
         if names and head.isdigit() and int(head) < len(names):
             head = names[int(head)]
         return f"{head}.{rest}" if rest else head
+
+
+CASE_TEXT_CHARS = {"traceback": 5000, "steps": 20_000}
+"""Bounds of a public case's texts (others 2,000 characters): whatever the student returned."""
 
 
 def case_result(
@@ -110,7 +117,15 @@ def case_result(
         scenario = ctx.problem.steps
         if scenario is not None and outcome is not Outcome.PASSED:
             details.setdefault("steps", scenario.script(dict(zip(case.args, case_args(case)))))
-        return CaseResult(case=case.name, public=True, outcome=outcome, message=message, **details)
+        # Messages quote what the code returned (a dict's keys, a type's name): bounded before stored.
+        texts = {name: wire.clip(value, CASE_TEXT_CHARS.get(name, 2000)) for name, value in details.items()
+                 if isinstance(value, str)}
+        if "comparisons" in details:
+            texts["comparisons"] = tuple(dataclasses.replace(c, message=wire.clip(c.message, 2000))
+                                         for c in details["comparisons"])
+        return CaseResult(case=case.name, public=True, outcome=outcome, message=wire.clip(message, 2000),
+                          **{**details, **texts})
+    # Only grader phrases (results.HIDDEN_PHRASES) reach a hidden case: CaseResult refuses others.
     return CaseResult(
         case=case.name,
         public=False,
@@ -121,14 +136,21 @@ def case_result(
     )
 
 
+HIDDEN_FAILURES: dict[str, str] = {
+    "error": "raised an exception on a hidden case",
+    "timeout": "hit the time limit on a hidden case",
+    "died": "crashed on a hidden case",
+    "bad_return": "returned a value that cannot be graded on a hidden case",
+    "protocol": "sent a malformed reply on a hidden case",
+    "skipped": "not run on a hidden case",
+}
+"""What a hidden case says when its call returned no value: by status only, never the call's message."""
+
+
 def failed_call(ctx: Context, case: Case, outcome: CallOutcome) -> CaseResult:
     """The case result when the call itself did not return a value."""
     kind = Outcome.TIMEOUT if outcome.status == "timeout" else Outcome.ERROR
-    hidden = {
-        "error": "raised an exception on a hidden case",
-        "timeout": "hit the time limit on a hidden case",
-        "died": "crashed on a hidden case",
-    }.get(outcome.status, outcome.message)
+    hidden = HIDDEN_FAILURES.get(outcome.status, "the function could not be called on a hidden case")
     return case_result(ctx, case, kind, outcome.message, hidden_message=hidden,
                        inputs=inputs_text(ctx, case), traceback=outcome.traceback)
 

@@ -9,3 +9,7 @@ def double(x):
 
 def honest_double(x):
     return 2 * np.asarray(x)
+
+
+def secret(x):
+    return 3 * np.asarray(x)
