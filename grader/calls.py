@@ -73,6 +73,8 @@ class CallOutcome:
     value: Any = None
     message: str = ""
     traceback: str = ""
+    exception: str = ""
+    """The class name of the exception a call raised (status "error"), for cases that expect one."""
     warnings: tuple[str, ...] = ()
     modified_args: tuple[int, ...] = ()
     seconds: float = 0.0

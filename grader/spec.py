@@ -187,6 +187,10 @@ class Case(_Model):
     )
     args: dict[str, Value] = Field(description="Argument name to value, in call order.")
     hint: str = Field("", description="Shown to the student when a hidden case fails.")
+    raises: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The exception the handout asks for on these "
+        "arguments (IndexError for an index past the table): the reference must raise it, and a student passes "
+        "the case by raising an exception of that class (or of a built-in subclass of it). Value checks only.")
     note: str = Field("", description="Why this case exists (instructor-facing).")
 
 
@@ -571,6 +575,10 @@ class Assignment(_Model):
                         )
                 if check.kind != "accuracy" and not problem.check_cases(check):
                     raise _FieldError(f"{where}.checks.{k_index}.cases", "the check has no case to run on")
+                raising = [case.name for case in problem.check_cases(check) if case.raises] if check.kind != "accuracy" else []
+                if raising and not isinstance(check, ValueCheck):
+                    raise _FieldError(f"{where}.checks.{k_index}.cases", f"case(s) {raising} expect an exception: only "
+                                      "value checks run on them (give this check `cases:` without them)")
                 arg_names = {name for case in problem.cases for name in case.args}
                 if isinstance(check, GradientCheck):
                     _check_gradient(problem, check, arg_names, f"{where}.checks.{k_index}")

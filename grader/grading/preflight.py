@@ -20,6 +20,7 @@ from grader.errors import SpecError
 from grader.grading.expectations import ReferenceExpectations, ReferenceRaised
 from grader.scenarios import BUILTINS, Scenario
 from grader.grading.checks.custom import find_judge
+from grader.grading.checks.registry import raised
 from grader.spec import AccuracyCheck, Assignment, CustomCheck, GradientCheck, Problem
 
 
@@ -55,7 +56,12 @@ def verify_problem(expectations: ReferenceExpectations, problem: Problem) -> Non
         try:
             expectations.expected(problem, case)
         except ReferenceRaised as error:
+            if case.raises and raised(_exception_name(error), case.raises):
+                continue
             raise _case_error(assignment, problem, f"cases.{index}", error) from None
+        if case.raises:
+            raise SpecError(f"case {case.name!r} expects {case.raises} to be raised, but the reference returns",
+                            file=str(assignment.source), problem=problem.id, field=f"cases.{index}.raises")
     for index, check in enumerate(problem.checks):
         if isinstance(check, GradientCheck):
             for case in problem.check_cases(check):
@@ -87,6 +93,14 @@ def _verify_names(assignment: Assignment, problem: Problem, scenario: Scenario |
                 f"step assigned, a builtin ({', '.join(sorted(BUILTINS))}) or a function or class of the "
                 f"reference ({assignment.reference})",
                 file=str(assignment.source), problem=problem.id, field=field)
+
+
+def _exception_name(error: ReferenceRaised) -> str:
+    """The class name of what the reference raised (a scenario step's, under its StepFailed)."""
+    cause = error.__cause__
+    if isinstance(cause, interpreter.StepFailed) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    return type(cause).__name__ if cause is not None else ""
 
 
 def _case_error(assignment: Assignment, problem: Problem, field: str, error: ReferenceRaised) -> SpecError:

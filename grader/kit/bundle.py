@@ -160,6 +160,9 @@ def _expectations_index(kit: list[KitProblem], expectations: ReferenceExpectatio
                     case.name: arrays.node(expectations.gradient(original, origin, original.case(case.name)))
                     for case in cases
                 }
+        # A case that expects an exception has no expected value (its case says which exception).
+        compared = {name: case for name, case in compared.items() if not case.raises}
+        value_cases = {name: case for name, case in value_cases.items() if not case.raises}
         if compared:
             expected[problem.id] = {name: arrays.node(expectations.expected(original, case))
                                     for name, case in compared.items()}
@@ -303,7 +306,8 @@ def validate_kit(folder: Path, original: Assignment) -> None:
         for check in problem.checks:
             if isinstance(check, ValueCheck):
                 for case in problem.check_cases(check):
-                    expectations.expected(problem, case)
+                    if not case.raises:
+                        expectations.expected(problem, case)
 
 
 STUDENT_KIT_DIR = "tests-grader"

@@ -74,9 +74,11 @@ def outcome_from_message(call: Call, header: dict[str, Any], arrays: list[Any], 
             return CallOutcome(key=call.key, status="ok", value=value, modified_args=modified,
                                warnings=warnings, seconds=float(header.get("seconds", seconds)))
         if status in ("error", "not_defined", "missing_module", "import_error", "bad_return", "bad_weights"):
+            exception = str(header.get("exception", ""))
             return CallOutcome(key=call.key, status=status,
                                message=wire.clip(str(header.get("message", "")), MESSAGE_CHARS),
                                traceback=wire.clip(str(header.get("traceback", "")), TRACEBACK_CHARS),
+                               exception=exception if exception.isidentifier() and len(exception) <= 60 else "",
                                seconds=float(header.get("seconds", seconds)))
     except (wire.WireError, TypeError, ValueError, RecursionError) as error:
         return CallOutcome(key=call.key, status="protocol",

@@ -4,6 +4,7 @@ file, the problem, the field and the step; lint reports it once per problem, wit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,32 @@ def test_a_problem_may_say_why_it_has_no_typical_mistake(tmp_path: Path, capsys:
     why = "W[x] has one typical mistake: assigning where a word repeats"
     assert main(["lint", str(spec(tmp_path, mistakes=["assigned"], no_typical_mistake=why))]) == 0
     assert f"[ok  ] embed_backward: declares at least 2 wrong variants - waived: {why}" in capsys.readouterr().out
+
+
+def test_a_case_may_expect_the_exception_the_handout_asks_for(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = spec(tmp_path, high=9)
+    document = yaml.safe_load(path.read_text())
+    document["problems"][0]["cases"][1]["raises"] = "IndexError"
+    document["problems"][0]["checks"] = [{"kind": "value", "name": "dW"}]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    verify(path)  # the reference raises IndexError there, as the case says
+    assert main(["lint", str(path), "--no-strength"]) == 0
+    students = tmp_path / "submissions"
+    for name, source in {
+        "right": REFERENCE,
+        "clipped": REFERENCE.replace("return W[x], (x, W)", "x = np.clip(x, 0, len(W) - 1)\n    return W[x], (x, W)"),
+        "value_error": REFERENCE.replace("return W[x], (x, W)",
+                                         "if x.max() >= len(W):\n        raise ValueError('too big')\n    return W[x], (x, W)"),
+    }.items():
+        (students / name).mkdir(parents=True)
+        (students / name / "hw5.py").write_text(source)
+    assert main(["grade", str(path), str(students), "--out", str(tmp_path / "out")]) == 0
+    scores = {name: json.loads((tmp_path / "out" / name / "results.json").read_text())["score"]
+              for name in ("right", "clipped", "value_error")}
+    assert scores == {"right": 10, "clipped": 0, "value_error": 0}
+    # A case that says it raises where the reference returns is the spec's mistake.
+    document["problems"][0]["cases"][0]["raises"] = "IndexError"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(SpecError, match=r"case 'public' expects IndexError to be raised, but the reference returns"):
+        verify(path)

@@ -9,6 +9,7 @@ imported by name in ``checks/__init__.py``, so the whole list is there in one pl
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -201,6 +202,8 @@ def part_score(results: list[CaseResult]) -> tuple[float, list[str]]:
     credit = {name: 1.0 for name in names}
     trivial = {name: True for name in names}
     for case in results:
+        if case.passed and not case.parts:
+            continue  # a case that expects an exception, and got it: no part is wrong there
         of_case = {part.part: part for part in case.parts}
         for name in names:
             part = of_case.get(name)
@@ -278,8 +281,36 @@ def judge_cases(
     results = []
     for case in ctx.cases():
         outcome = ctx.outcomes[ctx.base_key(case)]
-        results.append(judge(case, outcome) if outcome.ok else failed_call(ctx, case, outcome))
+        if case.raises:
+            results.append(expected_raise(ctx, case, outcome))
+        else:
+            results.append(judge(case, outcome) if outcome.ok else failed_call(ctx, case, outcome))
     return combine(ctx, results, passed_message=passed_message)
+
+
+def raised(exception: str, expected: str) -> bool:
+    """Did an exception of class name ``exception`` satisfy a case that expects ``expected``: the
+    same name, or a built-in subclass of a built-in class (a KeyError where a LookupError is asked)."""
+    if exception == expected:
+        return True
+    got, want = getattr(builtins, exception, None), getattr(builtins, expected, None)
+    return (isinstance(got, type) and isinstance(want, type) and issubclass(want, BaseException)
+            and issubclass(got, want))
+
+
+def expected_raise(ctx: Context, case: Case, outcome: CallOutcome) -> CaseResult:
+    """A case whose arguments the handout says must raise (``raises:``)."""
+    assert case.raises is not None
+    if outcome.status == "error" and raised(outcome.exception, case.raises):
+        return case_result(ctx, case, Outcome.PASSED, "")
+    if outcome.ok:
+        return case_result(ctx, case, Outcome.FAILED, f"expected {case.raises} to be raised, but the code returned",
+                           inputs=inputs_text(ctx, case), obtained=summarize(outcome.value))
+    if outcome.status == "error":
+        return case_result(ctx, case, Outcome.FAILED,
+                           f"expected {case.raises} to be raised, got {outcome.exception or 'another exception'}: "
+                           f"{outcome.message}", inputs=inputs_text(ctx, case), traceback=outcome.traceback)
+    return failed_call(ctx, case, outcome)
 
 
 def plan_base_calls(ctx: Context, check: Any) -> list[Call]:
