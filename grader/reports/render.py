@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from grader import __version__
 from grader.errors import GraderError
 from grader.reports import plots
+from grader.reports.repeats import REPEATED, without_repeats
 from grader.reports.summary import EXAMPLE_FIELDS, ClassSummary
 from grader.results import CaseResult, CheckResult, Comparison, GradeReport, Outcome, ProblemResult, describe_troubles
 
@@ -216,7 +217,8 @@ def _accuracy(check: CheckResult, data_dir: Path | None) -> dict[str, Any]:
     }
 
 
-def _check(check: CheckResult, data_dir: Path | None) -> dict[str, Any]:
+def _check(check: CheckResult, data_dir: Path | None, shown: list[tuple[CaseResult, bool]]) -> dict[str, Any]:
+    """A check for the template; ``shown``: its failed cases as ``repeats.without_repeats`` trimmed them."""
     failed = [case for case in check.cases if not case.passed]
     state = ("passed" if check.outcome is Outcome.PASSED else
              "skipped" if check.outcome is Outcome.SKIPPED else "failed")
@@ -234,7 +236,7 @@ def _check(check: CheckResult, data_dir: Path | None) -> dict[str, Any]:
         "score": percent(check.score, 0) if check.counted else "",
         "cases_passed": len(check.cases) - len(failed),
         "cases_total": len(check.cases),
-        "failed_cases": [_case(case, check.kind) for case in failed],
+        "failed_cases": [{**_case(case, check.kind), "repeated": REPEATED if repeated else ""} for case, repeated in shown],
         "accuracy": _accuracy(check, data_dir) if check.kind == "accuracy" else None,
     }
 
@@ -286,7 +288,8 @@ def _problem(problem: ProblemResult, index: int, data_dir: Path | None) -> dict[
         "import_error": problem.status == "import_error",
         # A module that does not import fails every problem alike: its traceback is shown once, on top.
         "traceback": _traceback(problem) if problem.status == "missing" else "",
-        "checks": [_check(check, None if broken else data_dir) for check in problem.checks],
+        "checks": [_check(check, None if broken else data_dir, shown)
+                   for check, shown in zip(problem.checks, without_repeats(problem.checks))],
         "output": output[:OUTPUT_SHOWN],
         "output_cut": max(0, len(output) - OUTPUT_SHOWN),
     }

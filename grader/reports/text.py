@@ -6,7 +6,8 @@ and hint.
 
 from __future__ import annotations
 
-from grader.results import CheckResult, GradeReport, Outcome, ProblemResult
+from grader.reports.repeats import REPEATED, without_repeats
+from grader.results import CaseResult, CheckResult, GradeReport, Outcome, ProblemResult
 
 MARKS = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR", Outcome.TIMEOUT: "TIMEOUT",
          Outcome.SKIPPED: "SKIP"}
@@ -17,13 +18,14 @@ def _indent(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in text.rstrip().splitlines())
 
 
-def check_text(check: CheckResult) -> str:
+def check_text(check: CheckResult, failed: list[tuple[CaseResult, bool]] | None = None) -> str:
+    """A check and its failed cases (``failed``: as ``repeats.without_repeats`` trimmed them)."""
     lines = [f"  [{MARKS[check.outcome]}] {check.name}: {check.message}"]
-    for case in check.cases:
-        if case.passed:
-            continue
+    for case, repeated in failed if failed is not None else [(case, False) for case in check.cases if not case.passed]:
         label = f"case {case.case}" + ("" if case.public else " (hidden)")
         lines.append(f"    - {label}: {case.message}")
+        if repeated:
+            lines.append(f"      ({REPEATED})")
         if case.hint:
             lines.append(f"      hint: {case.hint}")
         if case.inputs:
@@ -57,7 +59,7 @@ def problem_text(problem: ProblemResult) -> str:
         if traceback:
             lines.append("  traceback (your code):\n" + _indent(traceback, "    "))
     else:
-        lines += [check_text(check) for check in problem.checks]
+        lines += [check_text(check, failed) for check, failed in zip(problem.checks, without_repeats(problem.checks))]
     if problem.output.strip():
         shown = problem.output
         if len(shown) > OUTPUT_SHOWN:

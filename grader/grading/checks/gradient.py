@@ -146,10 +146,14 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
             numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
         detail = case.visibility == "public"
         comparisons = []
+        obtained: dict[str, Any] = {}
+        """The derivatives the student returned, named as the spec writes them (``dx``, ``layer.dLdW``),
+        beside the numerical ones under the same names."""
         for arg, path in check.wrt.items():
             label = f"d/d{arg}"
             try:
                 part = select(outcome.value, ctx.problem.part_path(path))
+                obtained[ctx.part_name(path) or label] = part
             except KeyError:
                 comparisons.append(Comparison(path=path, equal=False, reason="missing",
                                               message=f"{label}: the output has no part {ctx.part_name(path)!r}"))
@@ -168,7 +172,8 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
         return case_result(
             ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
             hidden_message="gradient wrong on a hidden case", inputs=inputs_text(ctx, case),
-            expected=summarize({arg: numerical[arg] for arg in check.wrt}), obtained=summarize(outcome.value),
+            expected=summarize({ctx.part_name(path) or f"d/d{arg}": numerical[arg] for arg, path in check.wrt.items()}),
+            obtained=summarize(obtained),
             comparisons=tuple(comparisons), parts=parts,
         )
 
