@@ -25,7 +25,7 @@ def pinned_spec(tmp_path: Path, pins: object = PINNED):
 
 
 def report_failing_with(message: str, *, public: bool = True) -> GradeReport:
-    case = CaseResult(case="a", public=public, outcome=Outcome.ERROR, message=message if public else "raised")
+    case = CaseResult(case="a", public=public, outcome=Outcome.ERROR, message=message if public else "raised an exception on a hidden case")
     check = CheckResult(name="value #1", kind="value", weight=1, score=0, outcome=Outcome.ERROR, cases=(case,))
     return GradeReport(submission="s", assignment="a", problems=(ProblemResult(problem="affine", points=1,
                                                                                 checks=(check,)),))

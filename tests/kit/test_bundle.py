@@ -91,13 +91,18 @@ def leaves(value: Any) -> Iterator[np.ndarray]:
 
 
 def distinctive(array: np.ndarray) -> np.ndarray:
-    """The values no other data would hold by chance: finite and not (nearly) round to 6 decimals.
+    """The values no other data would hold by chance: finite, not (nearly) round to 6 decimals and
+    not a simple fraction (k / n for n up to 12).
 
-    0.3, 1.0 or a sigmoid saturated to 1 - 1e-12 may well be in a kit for public reasons; a value
-    like 0.7364112... from a hidden case's random input may not.
+    0.3, 1.0, 1/6 (a saturated softmax's gradient over a batch of 6) or a sigmoid saturated to
+    1 - 1e-12 may well be in a kit for public reasons; a value like 0.7364112... from a hidden
+    case's random input may not.
     """
     flat = array[np.isfinite(array)].ravel()
-    return flat[np.abs(flat - np.round(flat, 6)) > 1e-8 * np.maximum(1.0, np.abs(flat))]
+    keep = np.abs(flat - np.round(flat, 6)) > 1e-8 * np.maximum(1.0, np.abs(flat))
+    for n in range(3, 13):
+        keep &= np.abs(flat * n - np.round(flat * n)) > 1e-8 * np.maximum(1.0, np.abs(flat * n))
+    return flat[keep]
 
 
 class NumberIndex:
