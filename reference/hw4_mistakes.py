@@ -262,6 +262,24 @@ def adam__t_not_stored(w, dw, config=None):
 # --------------------------------------------------------------------------- C. TwoLayerNet
 
 
+class TwoLayerNet__relu_on_scores(ref.TwoLayerNet):
+    """Your scores go through a ReLU after the second affine layer (no score is negative); the network is affine - ReLU - affine, and the scores are the second affine's output."""
+
+    def loss(self, X, y=None):
+        W1, b1, W2, b2 = (self.params[key] for key in ("W1", "b1", "W2", "b2"))
+        hidden, affine1 = ref.affine_forward(X, W1, b1)
+        activated, relu1 = ref.relu_forward(hidden)
+        before, affine2 = ref.affine_forward(activated, W2, b2)
+        scores, relu2 = ref.relu_forward(before)
+        if y is None:
+            return scores
+        data_loss, dscores = ref.softmax_loss(scores, y)
+        loss = data_loss + 0.5 * self.reg * (np.sum(W1**2) + np.sum(W2**2))
+        dactivated, dW2, db2 = ref.affine_backward(ref.relu_backward(dscores, relu2), affine2)
+        _, dW1, db1 = ref.affine_backward(ref.relu_backward(dactivated, relu1), affine1)
+        return float(loss), {"W1": dW1 + self.reg * W1, "b1": db1, "W2": dW2 + self.reg * W2, "b2": db2}
+
+
 class TwoLayerNet__l2_missing_half(ref.TwoLayerNet):
     """Your L2 penalty lacks the 0.5: the loss adds 0.5 * reg * (sum(W1**2) + sum(W2**2)), whose gradient is reg * W."""
 
@@ -288,6 +306,16 @@ class TwoLayerNet__no_reg_gradient(ref.TwoLayerNet):
 
 
 # --------------------------------------------------------------------------- D. MyTorch
+
+
+class Linear__gradients_averaged(ref.Linear):
+    """Your dLdW and dLdb are averaged over the batch (divided by N); the handout asks for their sums over the batch."""
+
+    def backward(self, dLdZ):
+        dLdA = super().backward(dLdZ)
+        self.dLdW = self.dLdW / dLdZ.shape[0]
+        self.dLdb = self.dLdb / dLdZ.shape[0]
+        return dLdA
 
 
 class Linear__dLdb_mean(ref.Linear):
