@@ -333,3 +333,7 @@ def test_a_backward_graded_through_its_own_forward_is_diagnosed(tmp_path: Path) 
 
     assert diagnoses(DROPOUT.replace("return dout * cache", "return dout * (cache != 0)")) == ["unscaled"]
     assert diagnoses(SHARED_MASK) == [] and diagnoses(DROPOUT) == []
+    # A forward that keeps every unit (its numerical gradient is dout itself) and a right backward:
+    # the backward cannot be judged through that forward, and is not blamed for it.
+    identity = DROPOUT.replace("mask = (np.random.rand(*x.shape) < p) / p", "mask = np.ones_like(x)")
+    assert diagnoses(identity) == []

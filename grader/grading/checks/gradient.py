@@ -94,7 +94,7 @@ def _plan_gradient(ctx: Context, check: GradientCheck) -> list[Call]:
     return calls
 
 
-def _own_gradient(ctx: Context, check: GradientCheck, case: Case) -> tuple[dict[str, np.ndarray] | None, str]:
+def own_gradient(ctx: Context, check: GradientCheck, case: Case) -> tuple[dict[str, np.ndarray] | None, str]:
     """The numerical gradient of the student's own forward on ``case``, or why it cannot be had.
 
     A gradient an answer knowing nothing would give (all zeros, all ones, an input handed back)
@@ -138,7 +138,7 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
         if check.through == "student":
-            numerical, problem = _own_gradient(ctx, check, case)
+            numerical, problem = own_gradient(ctx, check, case)
             if numerical is None:
                 return case_result(ctx, case, Outcome.FAILED, problem, hidden_message="gradient wrong on a hidden case",
                                    inputs=inputs_text(ctx, case))
