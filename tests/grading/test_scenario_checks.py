@@ -316,9 +316,12 @@ def test_a_backward_graded_through_its_own_forward_is_diagnosed(tmp_path: Path) 
     (tmp_path / "mistakes.py").write_text(
         "def dropout_backward__unscaled(dout, cache):\n"
         "    '''Your dx drops the mask's 1 / p scale.'''\n"
-        "    return dout * (cache > 0)\n")
+        "    return dout * (cache > 0)\n"
+        "def dropout_backward__ignores_mask(dout, cache):\n"
+        "    '''Your dx is dout unchanged.'''\n"
+        "    return dout.copy()\n")
     (tmp_path / "ref.py").write_text(DROPOUT)
-    problem = {**DROPOUT_BACKWARD, "mistakes": ["unscaled"]}
+    problem = {**DROPOUT_BACKWARD, "mistakes": ["unscaled", "ignores_mask"]}
     spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
             "mistakes_module": "mistakes.py", "problems": [problem]}
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -333,6 +336,7 @@ def test_a_backward_graded_through_its_own_forward_is_diagnosed(tmp_path: Path) 
 
     assert diagnoses(DROPOUT.replace("return dout * cache", "return dout * (cache != 0)")) == ["unscaled"]
     assert diagnoses(SHARED_MASK) == [] and diagnoses(DROPOUT) == []
+    assert diagnoses(DROPOUT.replace("return dout * cache", "return dout")) == ["ignores_mask"]
     # A forward that keeps every unit (its numerical gradient is dout itself) and a right backward:
     # the backward cannot be judged through that forward, and is not blamed for it.
     identity = DROPOUT.replace("mask = (np.random.rand(*x.shape) < p) / p", "mask = np.ones_like(x)")
