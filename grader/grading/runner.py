@@ -95,6 +95,13 @@ def _evaluate(ctx: Context) -> CheckResult:
 def grade_problem(assignment: Assignment, problem: Problem, session: Session, expectations: Any, mode: str) -> ProblemResult:
     contexts, calls = plan_problem(assignment, problem, expectations, mode)
     outcomes, printed = session.run(calls, assignment.limits_of(problem))
+    return judge_problem(problem, contexts, calls, outcomes, printed, expectations, mode)
+
+
+def judge_problem(problem: Problem, contexts: list[Context], calls: list[Call], outcomes: dict[str, CallOutcome],
+                  printed: str, expectations: Any, mode: str) -> ProblemResult:
+    """A problem's result from its calls' outcomes: the checks' verdicts, the credit rule, the
+    diagnosis, and the wrong answers for the class summary."""
     judged = [Context(ctx.assignment, ctx.problem, ctx.check_index, mode, expectations, outcomes) for ctx in contexts]
     results = apply_credit_rule(judged, [_evaluate(ctx) for ctx in judged])
     status, message = _status(problem, outcomes, {call.key for call in calls if call.hidden})
@@ -112,6 +119,36 @@ def grade_problem(assignment: Assignment, problem: Problem, session: Session, ex
     )
 
 
+def _grade_all(assignment: Assignment, session: Session, expectations: Any, mode: str) -> tuple[ProblemResult, ...]:
+    """Every problem's public calls, then every problem's hidden calls, then the verdicts.
+
+    A worker that ran a hidden call answers no public call again (the session starts a fresh one,
+    so no public output can carry a hidden input): problem by problem, public then hidden, that is
+    a fresh worker per problem; all public calls first, then all hidden ones, two. A problem whose
+    public calls ended its worker (a limit) runs no hidden call, as one run of its calls would not.
+    """
+    planned = [(problem, *plan_problem(assignment, problem, expectations, mode)) for problem in assignment.problems]
+    outcomes: dict[str, dict[str, CallOutcome]] = {problem.id: {} for problem, _, _ in planned}
+    printed: dict[str, list[str]] = {problem.id: [] for problem, _, _ in planned}
+    for hidden in (False, True):
+        for problem, _, calls in planned:
+            part = [call for call in calls if call.hidden is hidden]
+            if not part:
+                continue
+            stopped = next((o for o in outcomes[problem.id].values() if o.status in LIMIT_STATUSES), None)
+            if stopped is not None:
+                for call in part:
+                    outcomes[problem.id][call.key] = CallOutcome(key=call.key, status="skipped",
+                                                                 message="not run: an earlier call of this problem hit a limit")
+                continue
+            ran, output = session.run(part, assignment.limits_of(problem))
+            outcomes[problem.id].update(ran)
+            if output:
+                printed[problem.id].append(output)
+    return tuple(judge_problem(problem, contexts, calls, outcomes[problem.id], "".join(printed[problem.id]),
+                               expectations, mode) for problem, contexts, calls in planned)
+
+
 def grade_submission(
     assignment: Assignment,
     submission: Path,
@@ -127,7 +164,7 @@ def grade_submission(
     # A safety net in wall-clock time: the calls' own limits count CPU time (grader.calls.wall_clock_net).
     session = session_factory(submission, start + wall_clock_net(assignment.limits.submission_timeout))
     try:
-        problems = tuple(grade_problem(assignment, problem, session, expectations, mode) for problem in assignment.problems)
+        problems = _grade_all(assignment, session, expectations, mode)
         notes = notes + session.notes()
     finally:
         session.close()

@@ -766,7 +766,7 @@ def test_worker_inherits_only_its_channel(graded: Run) -> None:
 
 def test_hidden_inputs_appear_nowhere(graded: Run) -> None:
     """Printed output, type names and a hand-written reply's decoder error all quote a hidden case's
-    inputs; none reaches any report, and a public call after the hidden one runs in a fresh worker."""
+    inputs; none reaches any report, and no public call runs in a worker that saw a hidden one."""
     texts = {"stdout": graded.stdout, "stderr": graded.stderr}
     for path in graded.out.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".html", ".csv", ".xml", ".md", ".txt"):
@@ -777,7 +777,9 @@ def test_hidden_inputs_appear_nowhere(graded: Run) -> None:
     printed = graded.printed("hidden_printed", "secret")
     assert "PROBE seen=[1.0, 2.0, 3.0]" in printed  # the public case's output is shown
     assert "output printed during hidden cases is not shown" in printed
-    assert "PROBE kept=\n" in graded.printed("hidden_printed", "honest_double")  # a fresh worker kept nothing
+    # Every problem's public calls run before any hidden call: what honest_double's public call can
+    # see of earlier calls is the public case of `secret`, never its hidden one.
+    assert "PROBE kept=[1.0, 2.0, 3.0]\n" in graded.printed("hidden_printed", "honest_double")
     shown = graded.result("hidden_type_name", "secret")["checks"][0]["cases"]
     assert "[1.0, 2.0, 3.0]" in shown[0]["message"]  # the same channel on the public case: the attack works
     assert shown[1]["message"] == "returned a value that cannot be graded on a hidden case"

@@ -1,6 +1,6 @@
 """Attack (issue 21, 1a): print a hidden case's inputs, at once and later from a thread, and keep
 them for the next call, hoping to read them under "What your code printed" or in the result of a
-public call graded after the hidden one (``honest_double``, graded after ``secret``)."""
+public call graded after the hidden one (``honest_double``, whose problem comes after ``secret``'s)."""
 
 import threading
 import time
