@@ -107,9 +107,11 @@ RELATIVE_ERROR = "|obtained − expected| / |expected|, over the entries whose e
 
 def _comparison(comparison: Comparison, kind: str) -> dict[str, Any]:
     return {
-        # '1.W1' is entry W1 of element 1 of the returned tuple.
-        "part": "output" + "".join(f"[{key}]" for key in comparison.path.split(".")) if comparison.path
-        else "the whole output",
+        # '1.W1' is entry W1 of element 1 of the returned tuple; a scenario's parts are named as its
+        # reads are written (`layer.dLdb`, `config["velocity"]`), and shown so.
+        "part": (comparison.path if comparison.path and not comparison.path.split(".")[0].isdigit()
+                 else "output" + "".join(f"[{key}]" for key in comparison.path.split(".")) if comparison.path
+                 else "the whole output"),
         "reason": comparison.reason,
         "message": comparison.message,
         "mismatched": comparison.mismatched,

@@ -360,3 +360,14 @@ def test_grade_folder_writes_feedback_and_summary_even_when_cached(tmp_path: Pat
         assert "<script" not in html
     index = (out / "index.html").read_text()
     assert 'href="ada/feedback.html"' in index and 'href="ben/feedback.html"' in index
+
+
+def test_a_part_is_labelled_as_the_spec_writes_it() -> None:
+    from grader.reports.render import _comparison
+    from grader.results import Comparison
+
+    def label(path: str) -> str:
+        return _comparison(Comparison(path=path, equal=False, reason="values"), "value")["part"]
+
+    assert label("layer.dLdb") == "layer.dLdb" and label('config["velocity"]') == 'config["velocity"]'
+    assert label("1.W1") == "output[1][W1]" and label("") == "the whole output"
