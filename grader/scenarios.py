@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import functools
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 BUILTINS = frozenset({"namespace", "grad", "load_state_dict", "helpers"})
 """Helpers the interpreter provides (see ``grader.interpreter``), named like the module's own;
@@ -55,25 +55,22 @@ class Scenario:
     def helper_names(self) -> dict[str, str]:
         """The names read from ``helpers`` (``helpers.init_weights``), each with the first step or
         read that uses it, for ``grader.grading.preflight`` to look up in the helpers module."""
-        found: dict[str, str] = {}
-        nodes = [(f"step {index + 1} `{step['text']}`", [step["do"], step["to"]])
-                 for index, step in enumerate(self.steps)]
-        nodes += [(f"read `{text}`", [read]) for text, read in zip(self.read_texts, self.reads)]
-        for where, roots in nodes:
-            for name in _helper_attributes(roots):
-                found.setdefault(name, where)
-        return found
+        return self._first_use(_helper_attributes)
 
     def global_names(self) -> dict[str, str]:
         """The names left to the module (its functions and classes), each with the first step or read
         that uses it (``step 2 `dx = f(dout, cache)```): what ``grader.grading.preflight`` looks up
         in the reference."""
+        return self._first_use(_globals_in)
+
+    def _first_use(self, names_in: Callable[[Any], list[str]]) -> dict[str, str]:
+        """Each name ``names_in`` finds in the plan, with the step or read that first uses it."""
         found: dict[str, str] = {}
         nodes = [(f"step {index + 1} `{step['text']}`", [step["do"], step["to"]])
                  for index, step in enumerate(self.steps)]
         nodes += [(f"read `{text}`", [read]) for text, read in zip(self.read_texts, self.reads)]
         for where, roots in nodes:
-            for name in _globals_in(roots):
+            for name in names_in(roots):
                 found.setdefault(name, where)
         return found
 
