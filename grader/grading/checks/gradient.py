@@ -19,8 +19,8 @@ import numpy as np
 from grader.calls import Call, CallOutcome
 from grader.cases import case_args, named_args
 from grader.compare import as_array, compare_arrays, summarize
-from grader.grading.checks.registry import (Context, case_result, inputs_text, judge_cases, part_credits,
-                                           plan_base_calls, register)
+from grader.grading.checks.registry import (Context, case_result, inputs_text, judge_cases, numeric_leaves,
+                                           is_trivial, part_credits, plan_base_calls, register)
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, GradientCheck
 from grader.values import select
@@ -107,24 +107,23 @@ def own_gradient(ctx: Context, check: GradientCheck, case: Case) -> tuple[dict[s
     reference = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
     if not isinstance(value, dict) or set(value) != set(check.wrt):
         return None, "the numerical gradient of your own forward could not be taken"
-    inputs = [np.asarray(arg, dtype=np.float64) for arg in case_args(case)
-              if isinstance(arg, np.ndarray) and arg.dtype.kind in "biuf"]
+    inputs = [leaf for arg in case_args(case) for leaf in numeric_leaves(arg)]
     gradients = {}
     for name in check.wrt:
         own = as_array(value[name])
         if own is None or own.shape != np.shape(reference[name]):
             return None, f"the numerical gradient of your own forward with respect to {name} has the wrong shape"
         own = own.astype(np.float64)
-        if _trivial(own, inputs) and not _trivial(np.asarray(reference[name], dtype=np.float64), inputs):
+        expected = np.asarray(reference[name], dtype=np.float64)
+        if is_trivial(own, inputs, _close) and not is_trivial(expected, inputs, _close):
             return None, (f"your forward's numerical gradient with respect to {name} is all zeros, all ones or an "
                           "input handed back, where the reference's is not: the forward does not compute it")
         gradients[name] = own
     return gradients, ""
 
 
-def _trivial(gradient: np.ndarray, inputs: list[np.ndarray]) -> bool:
-    candidates = [np.zeros_like(gradient), np.ones_like(gradient)] + [i for i in inputs if i.shape == gradient.shape]
-    return any(np.allclose(gradient, candidate, rtol=1e-6, atol=1e-9) for candidate in candidates)
+def _close(candidate: Any, gradient: Any) -> bool:
+    return bool(np.allclose(gradient, candidate, rtol=1e-6, atol=1e-9))
 
 
 @register("gradient", plan=_plan_gradient)

@@ -228,7 +228,7 @@ def part_credits(
     reference)`` says whether a candidate would be taken for the reference, under the check's
     tolerance: it marks the parts that an answer knowing nothing would get right.
     """
-    inputs = [leaf for value in case_args(case) for leaf in _numeric_leaves(value)]
+    inputs = [leaf for value in case_args(case) for leaf in numeric_leaves(value)]
     credits = []
     for name, reference in parts:
         covering = [c for c in comparisons if not c.path or name == c.path or name.startswith(c.path + ".")]
@@ -238,22 +238,22 @@ def part_credits(
             credit = shape_credit
         else:
             credit = 0.0
-        credits.append(PartCredit(part=name, credit=credit, trivial=_trivial(reference, inputs, matches)))
+        credits.append(PartCredit(part=name, credit=credit, trivial=is_trivial(reference, inputs, matches)))
     return tuple(credits)
 
 
-def _numeric_leaves(value: Any) -> list[np.ndarray]:
+def numeric_leaves(value: Any) -> list[np.ndarray]:
     if type(value) is TensorArg:
         value = value.array
     if isinstance(value, (tuple, list)) and as_array(value) is None:
-        return [leaf for item in value for leaf in _numeric_leaves(item)]
+        return [leaf for item in value for leaf in numeric_leaves(item)]
     if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in _numeric_leaves(item)]
+        return [leaf for item in value.values() for leaf in numeric_leaves(item)]
     array = as_array(value)
     return [array] if array is not None and array.dtype.kind in "biuf" else []
 
 
-def _trivial(reference: Any, inputs: list[np.ndarray], matches: Callable[[Any, Any], bool]) -> bool:
+def is_trivial(reference: Any, inputs: list[np.ndarray], matches: Callable[[Any, Any], bool]) -> bool:
     """Would an answer that knows nothing of the problem get this part right: zeros, ones, an input
     handed back (``grader lint``'s degenerate answers), or a value that is not a number (a flag, a
     name), which those answers keep as they are."""
