@@ -205,8 +205,19 @@ def run(problem: Problem, module: types.ModuleType, args: dict[str, Any], twice:
             for _ in range(2 if twice else 1):
                 interpreter.seed_everything(problem.seed)
                 value = lookup(problem.function_name)(*live(list(args.values())))
-    after = {name: item.array if isinstance(item, TensorArg) else item for name, item in args.items()}
-    return to_plain(value), after
+    return to_plain(value), {name: _arrays(item) for name, item in args.items()}
+
+
+def _arrays(value: Any) -> Any:
+    """An argument after a run, its tensors as their arrays (in dicts and lists too: two runs' copies
+    of one state dict are equal when their arrays are)."""
+    if isinstance(value, TensorArg):
+        return value.array
+    if type(value) is dict:
+        return {key: _arrays(item) for key, item in value.items()}
+    if type(value) in (tuple, list):
+        return type(value)(_arrays(item) for item in value)
+    return value
 
 
 def _upstream_fitted(problem: Problem, reference: types.ModuleType, args: dict[str, Any]) -> dict[str, Any] | None:

@@ -130,3 +130,32 @@ def test_a_mutant_that_loops_is_stopped_by_its_time_limit() -> None:
     assert timed(0.2, loop) == (None, True)
     assert time.monotonic() - start < 2
     assert timed(1.0, lambda: 7) == (7, False)
+
+
+def test_a_state_dict_of_tensors_does_not_tell_an_equivalent_module_apart(tmp_path: Path) -> None:
+    """Two runs copy the case's state dict of tensors afresh: equal arrays, not the same objects,
+    are not a write into the argument (which made every surviving mutant look non-equivalent)."""
+    pytest.importorskip("torch")
+    import types
+
+    from grader.grading.probes import Probing
+
+    source = "import torch\n\ndef squash(state, x):\n    return torch.tanh(x * state['w'])\n"
+    (tmp_path / "ref.py").write_text(source)
+    tensor = {"random": "normal", "shape": [3], "dtype": "float32", "tensor": True}
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [{
+        "id": "squash", "points": 1, "scenario": ["out = squash(state, x)"], "read": ["out"],
+        "cases": [{"name": "pub", "visibility": "public",
+                   "args": {"state": {"w": {**tensor, "seed": 1}}, "x": {**tensor, "seed": 2}}}],
+        "checks": [{"kind": "value"}]}]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec))
+    problem = load_spec(tmp_path / "t.yaml").problems[0]
+    reference, same = types.ModuleType("ref"), types.ModuleType("same")
+    exec(source, reference.__dict__)  # noqa: S102 - trusted test code
+    exec(source, same.__dict__)  # noqa: S102
+    probing = Probing(problem, reference, time_limit=5.0)
+    assert probing.differs(same) == ""
+    naive = types.ModuleType("naive")
+    exec(source.replace("torch.tanh(x * state['w'])", "(torch.exp(2 * x * state['w']) - 1) / (torch.exp(2 * x * state['w']) + 1)"),
+         naive.__dict__)  # noqa: S102
+    assert "NaN or inf" in probing.differs(naive)
