@@ -177,3 +177,18 @@ def test_sources_too_large_to_parse_count_as_importing_torch(monkeypatch: pytest
     many = (read.append(i) or (f"f{i}.py", chunk) for i in range(100))
     assert imports_torch(many)  # past the read budget: taken as needing torch, the rest unread
     assert len(read) < 10
+
+
+def test_a_usage_error_while_the_fork_server_boots_prints_only_the_error(tmp_path: Path) -> None:
+    """`grader check` launches the fork server before it reads its arguments; when they are wrong it
+    exits at once, and the fork server, finding nobody at the other end of its socket, ends without
+    a traceback of its own."""
+    import subprocess
+
+    spec = write_spec(tmp_path, {"cases": [{"name": "a", "visibility": "public", "args": {"x": 1}}],
+                                 "checks": [{"kind": "value"}]})
+    (tmp_path / "m.py").write_text("def f(x):\n    return x\n")
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(spec), str(tmp_path / "m.py")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [f"grader: {tmp_path / 'm.py'} is not a folder"], done.stderr
