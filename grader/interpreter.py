@@ -188,7 +188,13 @@ def _kind(value: Any) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
-def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: bool = False) -> tuple[Any, ...]:
+Before = Callable[[int, "_Run"], None]
+"""Called before each step (with its index) and before the reads (``len(steps)``): where a
+gradient moves a value in an object the steps made (``Target.at``)."""
+
+
+def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: bool = False,
+        before: Before | None = None) -> tuple[Any, ...]:
     """Run every step, then return the reads, in order.
 
     Each step runs with every generator seeded from ``plan["seed"]`` and its position, so a
@@ -204,6 +210,8 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
     runner = _Run(lookup, {name: live(value) for name, value in args.items()}, helpers_module(plan.get("helpers")))
     try:
         for index, step in enumerate(plan["steps"]):
+            if before is not None:
+                before(index, runner)
             seed_everything(int(plan["seed"]) + index)
             count = step.get("repeat", 1)
             # A count may name an argument of the case (one scenario, 1 step public, 3 hidden).
@@ -216,6 +224,8 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
                     raise
                 except BaseException as error:
                     raise StepFailed(f"step {index + 1}", step["text"]) from error
+        if before is not None:
+            before(len(plan["steps"]), runner)
         reads = []
         for index, node in enumerate(plan["reads"]):
             try:
@@ -233,36 +243,88 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
             gc.collect()
 
 
-def plan_gradient(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], wrt: list[str], upstream: str | None,
-                  eps: float, *, collect: bool = False) -> dict[str, np.ndarray]:
-    """d sum(of * upstream) / d args[name], for each name of ``wrt``, by central differences in
-    float64, ``of`` being the plan's last read (CS231n's eval_numerical_gradient_array).
+def moved(plan: dict[str, Any], target: dict[str, Any], value: Callable[[Any], Any]) -> Before:
+    """A hook for ``run`` that replaces the value at ``target`` (a ``scenarios.Target.wire()``) by
+    ``value(current)`` (unless that is None) just before the step the target names.
+
+    Raises (from ``run``):
+        StepFailed: the location cannot be read or set at that point (``__cause__`` says why).
+    """
+
+    def hook(index: int, runner: _Run) -> None:
+        if index != target["at"]:
+            return
+        try:
+            new = value(runner.value(target["node"]))
+            if new is not None:
+                runner.assign(target["node"], new)
+        except _Stop:
+            raise
+        except BaseException as error:
+            if index == len(plan["steps"]):
+                raise StepFailed(f"moving `{target['text']}` before reading", str(plan["read_texts"][-1])) from error
+            raise StepFailed(f"moving `{target['text']}` before step {index + 1}", plan["steps"][index]["text"]) from error
+
+    return hook
+
+
+class _Stop(Exception):
+    """Ends a run once the value a gradient starts from has been read."""
+
+
+def plan_gradient(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], targets: list[dict[str, Any]],
+                  upstream: str | None, eps: float, *, collect: bool = False) -> dict[str, np.ndarray]:
+    """d sum(of * upstream) / d target, for each target (``scenarios.Target.wire()``: a case
+    argument, or a value in an object the steps made, ``layer.W``), by central differences in float64,
+    ``of`` being the plan's last read (CS231n's eval_numerical_gradient_array).
 
     One implementation for both sides: the grader differentiates the reference's scenario with it,
     and, for a gradient check ``through: student``, the worker differentiates the student's own
     forward (whose backward is then graded against it). Every evaluation runs the whole plan on
-    fresh copies of the arguments, seeded as always, so a seeded dropout mask is the same each time.
+    fresh copies of the arguments, seeded as always, so a seeded dropout mask (and a constructor's
+    random weights) are the same each time; the target's value is replaced by a moved float64 copy
+    just before the step its ``at`` names.
 
     Raises:
         StepFailed, NameNotDefined: as ``run``.
+        TypeError: the target holds a torch tensor, which finite differences in float32 cannot
+            measure (the check should use ``method: autograd``).
     """
     weights = 1.0 if upstream is None else np.asarray(to_plain(live(args[upstream])), dtype=np.float64)
 
-    def objective(name: str, moved: np.ndarray) -> float:
-        values = {key: (moved.copy() if key == name else copy.deepcopy(value)) for key, value in args.items()}
-        value = np.asarray(to_plain(run(plan, lookup, values, collect=collect)[-1]), dtype=np.float64)
-        return float(np.sum(value * weights))
+    def evaluate(target: dict[str, Any], value: Callable[[Any], Any]) -> Any:
+        return run(plan, lookup, copy.deepcopy(args), collect=collect, before=moved(plan, target, value))
 
     gradients = {}
-    for name in wrt:
-        point = np.array(to_plain(live(args[name])), dtype=np.float64)
+    for target in targets:
+        start: list[np.ndarray] = []
+
+        def capture(current: Any) -> None:
+            if type(current).__module__.startswith("torch") and not _is_argument(target):
+                raise TypeError(f"`{target['text']}` holds a torch tensor: finite differences are taken in float64 "
+                                "of numpy arrays and numbers (a module's float32 parameters cannot be moved by "
+                                "eps); use method: autograd")
+            start.append(np.array(to_plain(live(current)), dtype=np.float64))
+            raise _Stop
+
+        try:
+            evaluate(target, capture)
+        except _Stop:
+            pass
+        point = start[0]
         gradient = np.zeros_like(point)
         for flat in range(point.size):
             position = np.unravel_index(flat, point.shape)
-            moved = point.copy()
-            moved[position] += eps
-            plus = objective(name, moved)
-            moved[position] -= 2 * eps
-            gradient[position] = (plus - objective(name, moved)) / (2 * eps)
-        gradients[name] = gradient
+            sides = []
+            for step in (eps, -eps):
+                shifted = point.copy()
+                shifted[position] += step
+                reads = evaluate(target, lambda _, shifted=shifted: shifted)
+                sides.append(float(np.sum(np.asarray(to_plain(reads[-1]), dtype=np.float64) * weights)))
+            gradient[position] = (sides[0] - sides[1]) / (2 * eps)
+        gradients[target["text"]] = gradient
     return gradients
+
+
+def _is_argument(target: dict[str, Any]) -> bool:
+    return target["node"][0] == "name" and target["at"] == 0

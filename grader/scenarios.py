@@ -237,6 +237,113 @@ def parse(steps: tuple[tuple[str, int | str], ...], reads: tuple[str, ...], argu
     )
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a gradient check moves (a key of its ``wrt``): a case argument, or where a value lives
+    (``layer.W``, ``net.params["W1"]``, ``net.fc.weight``), as plain data for a worker."""
+
+    text: str
+    node: Node
+    """The location as a plan node: a name, then attributes and constant keys."""
+    at: int
+    """The step before which the value is moved (``len(steps)``: before the reads). A location in a
+    case argument is moved before the first step, as the case gives it; one in an object a step made
+    is moved just before the step that computes ``of``, everything it made before then held fixed
+    (CS231n's ``eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params["W1"])``)."""
+
+    @property
+    def is_argument(self) -> bool:
+        """A plain case argument (``x``), moved as it always was: the argument itself."""
+        return self.node[0] == "name" and self.at == 0
+
+    def wire(self) -> dict[str, Any]:
+        return {"text": self.text, "node": self.node, "at": self.at}
+
+
+@functools.lru_cache(maxsize=1024)
+def gradient_scenario(steps: tuple[tuple[str, int | str], ...], of: str, arguments: frozenset[str]) -> Scenario:
+    """What a gradient check differentiates: the steps up to the one that computes ``of`` (a later
+    step, a backward or an ``out.backward(dout)``, cannot change it and is not run), then ``of`` as
+    the only read.
+
+    Raises:
+        ScenarioSyntaxError: as ``parse``, for ``of`` as ``read 1``.
+    """
+    whole = parse(steps, (of,), arguments)
+    return parse(steps[:_computing_step(whole, arguments) + 1], (of,), arguments)
+
+
+@functools.lru_cache(maxsize=1024)
+def targets(steps: tuple[tuple[str, int | str], ...], of: str, arguments: frozenset[str],
+            keys: tuple[str, ...]) -> tuple[Target, ...]:
+    """The ``wrt`` keys of a gradient check of ``of``, as targets.
+
+    Cached, as ``parse``: the spec's validation makes them once, grading threads look them up.
+
+    Raises:
+        ScenarioSyntaxError: a key that is not a location, or names an object no step has made
+            before ``of`` is computed; the message names the key.
+    """
+    scenario = gradient_scenario(steps, of, arguments)
+    of_step = _computing_step(scenario, arguments)
+    reads = scenario.read_texts
+    found = []
+    for key in keys:
+        try:
+            node, root = _location(_expression(key))
+        except ScenarioSyntaxError as error:
+            raise ScenarioSyntaxError(f"`{key}`: {error}") from None
+        if root in arguments:
+            found.append(Target(key, node, 0))
+            continue
+        made = [index for index, step in enumerate(scenario.steps[:of_step]) if root in _assigned(step["to"])]
+        if not made:
+            where = (f"before step {of_step + 1} `{scenario.steps[of_step]['text']}`, which computes `{reads[-1]}`"
+                     if of_step < len(scenario.steps) else "by any step")
+            raise ScenarioSyntaxError(f"`{key}`: `{root}` is not an argument of the cases, nor made {where}")
+        found.append(Target(key, node, of_step))
+    return tuple(found)
+
+
+def _computing_step(scenario: Scenario, arguments: frozenset[str]) -> int:
+    """The step that computes ``of`` (the last read): the last one to assign it when it is a name,
+    else none (``len(steps)``: the read computes it, ``softmax_loss(x, y)[0]``)."""
+    of = scenario.reads[-1]
+    if of[0] == "name" and of[1] not in arguments:
+        assigning = [index for index, step in enumerate(scenario.steps) if of[1] in _assigned(step["to"])]
+        if assigning:
+            return assigning[-1]
+    return len(scenario.steps)
+
+
+def _assigned(target: Node | None) -> set[str]:
+    """The names a step's target binds."""
+    if target is None:
+        return set()
+    if target[0] == "name":
+        return {target[1]}
+    if target[0] == "unpack":
+        return {name for item in target[1] for name in _assigned(item)}
+    return set()
+
+
+def _location(node: ast.expr) -> tuple[Node, str]:
+    """A name followed by attributes and constant keys, as a plan node, and its root name."""
+    if isinstance(node, ast.Name):
+        if node.id in BUILTINS:
+            raise ScenarioSyntaxError(f"{node.id!r} is a builtin of scenarios, not a value")
+        return ["name", node.id], node.id
+    if isinstance(node, ast.Attribute) and not node.attr.startswith("__"):
+        inner, root = _location(node.value)
+        return ["attr", inner, node.attr], root
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+            and type(node.slice.value) in (str, int):
+        inner, root = _location(node.value)
+        return ["item", inner, ["const", node.slice.value]], root
+    raise ScenarioSyntaxError("wrt names a case argument, or where a value lives: a name followed by attributes "
+                              "and constant keys (`layer.W`, `net.params[\"W1\"]`, `net.fc.weight`)")
+
+
 @functools.lru_cache(maxsize=4096)
 def locate(text: str, read_texts: tuple[str, ...]) -> tuple[str | int, ...]:
     """Where a part named in a check (``dx``, ``grads["W1"]``, ``layer.dLdW``) is in the tuple of

@@ -25,7 +25,7 @@ from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypeAliasType
 
 from grader.errors import SpecError
-from grader.scenarios import Scenario, ScenarioSyntaxError, locate, parse
+from grader.scenarios import Scenario, ScenarioSyntaxError, Target, gradient_scenario, locate, parse, targets
 
 SCHEMA_VERSION = 1
 """The spec format this grader reads; specs say which one they were written for."""
@@ -242,9 +242,11 @@ class GradientCheck(_CheckBase):
         "as CS231n's eval_numerical_gradient_array. Default: `of` is a scalar."
     )
     wrt: dict[str, str] = Field(
-        description="Argument name -> the part of the student's output holding the derivative: a read of "
-        "the scenario (`dx`, `grads[\"W1\"]`, `layer.dLdW`), a name in `returns`, or a path "
-        "('' the whole output, '1' a tuple element, '1.W1' a dict entry inside it)."
+        description="What is differentiated -> the part of the student's output holding the derivative. "
+        "The key is an argument name or, with `of`, where a value lives (`layer.W`, `net.params[\"W1\"]`, "
+        "`net.fc.weight`): moved as the case gives it when in an argument, else just before the step that "
+        "computes `of`. The part is a read of the scenario (`dx`, `grads[\"W1\"]`, `layer.dLdW`), a name "
+        "in `returns`, or a path ('' the whole output, '1' a tuple element, '1.W1' a dict entry inside it)."
     )
     method: Literal["finite_difference", "autograd"] = Field(
         "finite_difference",
@@ -481,10 +483,17 @@ class Problem(_Model):
         return parts
 
     def gradient_of(self, check: "GradientCheck") -> Scenario | None:
-        """A gradient check's `of`, as a scenario on the reference whose last read is the value."""
+        """A gradient check's `of`, as a scenario whose last (only) read is the value (``scenarios.gradient_scenario``)."""
         if check.of is None:
             return None
-        return parse(self._step_sources(), (*(self.read or ()), check.of), frozenset(self.argument_names))
+        return gradient_scenario(self._step_sources(), check.of, frozenset(self.argument_names))
+
+    def gradient_targets(self, check: "GradientCheck") -> tuple[Target, ...]:
+        """What a gradient check moves, one target per key of its ``wrt`` (``scenarios.targets``);
+        without ``of`` (a reference ``function``), the keys are arguments, moved as given."""
+        if check.of is None:
+            return tuple(Target(key, ["name", key], 0) for key in check.wrt)
+        return targets(self._step_sources(), check.of, frozenset(self.argument_names), tuple(check.wrt))
 
     def case(self, name: str) -> Case:
         return next(case for case in self.cases if case.name == name)
@@ -719,8 +728,9 @@ def _check_gradient(problem: Problem, check: GradientCheck, arg_names: set[str],
     if problem.scenario is not None and check.function is not None:
         raise _FieldError(f"{where}.function", "a scenario's gradient check differentiates `of`, a read of the scenario")
     unknown = set(check.wrt) - arg_names
-    if unknown:
-        raise _FieldError(f"{where}.wrt", f"unknown argument(s) {sorted(unknown)}; arguments are {sorted(arg_names)}")
+    if unknown and check.of is None:
+        raise _FieldError(f"{where}.wrt", f"unknown argument(s) {sorted(unknown)}; arguments are {sorted(arg_names)} "
+                          "(give `of` to differentiate with respect to an attribute or an entry)")
     if check.upstream is not None and check.upstream not in arg_names:
         raise _FieldError(f"{where}.upstream", f"unknown argument {check.upstream!r}; arguments are {sorted(arg_names)}")
     if check.upstream is not None and check.of is None:
@@ -732,6 +742,10 @@ def _check_gradient(problem: Problem, check: GradientCheck, arg_names: set[str],
         problem.gradient_of(check)
     except ScenarioSyntaxError as error:
         raise _FieldError(f"{where}.of", str(error).removeprefix("read ").split(" ", 1)[-1]) from None
+    try:
+        problem.gradient_targets(check)
+    except ScenarioSyntaxError as error:
+        raise _FieldError(f"{where}.wrt", str(error)) from None
     for part in check.wrt.values():
         if part:
             _check_part(problem, part, f"{where}.wrt")

@@ -24,9 +24,18 @@ from grader import datasets, interpreter, reference
 from grader.cases import case_args, copy_args, named_args
 from grader.errors import ReferenceImplementationError
 from grader.grading.checks.gradient import autograd_gradient, numerical_gradient
-from grader.scenarios import Scenario
+from grader.scenarios import Scenario, Target
 from grader.spec import Assignment, Case, GradientCheck, Mistake, Problem
 from grader.values import live, to_plain
+
+
+def _moment(plan: dict[str, Any], target: Target) -> str:
+    """When a target is moved, in the words of the spec: "moved before step 4 `Z = layer.forward(A)`"."""
+    if target.at == 0:  # a case argument, or a value in one
+        return "moved as the case gives it"
+    if target.at == len(plan["steps"]):
+        return "moved after the last step"
+    return f"moved before step {target.at + 1} `{plan['steps'][target.at]['text']}`"
 
 
 class Unavailable(Exception):
@@ -170,26 +179,61 @@ class ReferenceExpectations:
         return self._cache.get(("gradient", problem.id, check_index, case.name), compute)
 
     def _gradient_of(self, problem: Problem, of: Scenario, check: GradientCheck, case: Case) -> dict[str, np.ndarray]:
-        """d sum(of * upstream) / d argument, for each argument of ``wrt``: the problem's scenario (if
-        any) run on the reference with that argument moved, ``of`` its last read."""
+        """d sum(of * upstream) / d target, for each target of ``wrt`` (``Problem.gradient_targets``):
+        the problem's scenario (if any) run on the reference with that value moved, ``of`` its last read.
+
+        A target in an object the steps made (``layer.W``) whose gradient is zero everywhere is the
+        spec's mistake (the value is copied before ``of`` is computed, or ``of`` never reads it): a
+        check against a zero gradient would teach nothing, so it is refused with the reason."""
         plan = of.plan(problem.seed, self.assignment.helpers_code())
         lookup = self._lookup(problem)
-        names = list(case.args)
+        targets = problem.gradient_targets(check)
         if check.method == "autograd":
-            import torch
+            gradients = self._autograd_of(plan, lookup, check, case, targets)
+        else:
+            gradients = interpreter.plan_gradient(plan, lookup, dict(zip(case.args, case_args(case))),
+                                                  [target.wire() for target in targets], check.upstream, check.eps)
+        for target in targets:
+            if not target.is_argument and not np.any(gradients[target.text]):
+                raise ValueError(f"`{check.of}` does not change when `{target.text}` moves "
+                                 f"({_moment(plan, target)}): name the value `{check.of}` is computed from")
+        return gradients
 
-            args = live(named_args(case))
-            for name in check.wrt:
-                value = args[name]
-                value = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=torch.float64)
-                args[name] = value.detach().clone().requires_grad_(True)
-            value = interpreter.run(plan, lookup, args)[-1]
-            weights = torch.ones_like(value) if check.upstream is None else torch.as_tensor(args[check.upstream])
-            grads = torch.autograd.grad((value * weights.to(value.dtype)).sum(), [args[name] for name in check.wrt])
-            return {name: grad.detach().numpy().astype(np.float64) for name, grad in zip(check.wrt, grads)}
+    def _autograd_of(self, plan: dict[str, Any], lookup: interpreter.Lookup, check: GradientCheck, case: Case,
+                     targets: tuple[Target, ...]) -> dict[str, np.ndarray]:
+        """The same derivatives by torch autograd: each target's value becomes a leaf that requires
+        its gradient where it is moved (a module's parameter already is one, and stays itself)."""
+        import torch
 
-        return interpreter.plan_gradient(plan, lookup, dict(zip(names, case_args(case))), list(check.wrt),
-                                         check.upstream, check.eps)
+        leaves: dict[str, Any] = {}
+
+        def leaf(target: Target) -> Callable[[Any], Any]:
+            def make(current: Any) -> Any:
+                if isinstance(current, torch.nn.Parameter):
+                    leaves[target.text] = current.requires_grad_(True)
+                    return None
+                tensor = current if isinstance(current, torch.Tensor) else torch.as_tensor(current, dtype=torch.float64)
+                leaves[target.text] = tensor.detach().clone().requires_grad_(True)
+                return leaves[target.text]
+            return make
+
+        hooks = [interpreter.moved(plan, target.wire(), leaf(target)) for target in targets]
+
+        def before(index: int, runner: Any) -> None:
+            for hook in hooks:
+                hook(index, runner)
+
+        args = live(named_args(case))
+        value = interpreter.run(plan, lookup, args, before=before)[-1]
+        weights = torch.ones_like(value) if check.upstream is None else torch.as_tensor(args[check.upstream])
+        inputs = [leaves[target.text] for target in targets]
+        grads = torch.autograd.grad((value * weights.to(value.dtype)).sum(), inputs, allow_unused=True)
+        for target, grad in zip(targets, grads):
+            if grad is None:
+                raise ValueError(f"`{check.of}` does not depend on `{target.text}` through autograd "
+                                 f"({_moment(plan, target)}): load_state_dict and copy_ keep no graph; name the "
+                                 "parameter the value is copied into (`net.fc.weight`)")
+        return {target.text: grad.detach().numpy().astype(np.float64) for target, grad in zip(targets, grads)}
 
     def mistake_function(self, problem: Problem, mistake: Mistake) -> Callable[..., Any]:
         if self._mistakes is None:

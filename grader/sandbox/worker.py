@@ -245,7 +245,7 @@ class Worker:
                         # A gradient check `through: student`: the numerical gradient of the student's
                         # own forward, which their backward is graded against.
                         value = interpreter.plan_gradient(
-                            header["plan"], lookup, args, [str(name) for name in numgrad["wrt"]],
+                            header["plan"], lookup, args, list(numgrad["wrt"]),
                             None if numgrad.get("upstream") is None else str(numgrad["upstream"]),
                             float(numgrad["eps"]), collect=self.contain_finalizers)
                     else:

@@ -70,7 +70,11 @@ def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck,
     """The analytic gradient against the numerical one under gradcheck's rule (``compare_arrays``)."""
     analytic = as_array(obtained)
     if analytic is None:
-        return Comparison(path=path, equal=False, reason="type", message=f"expected an array, got {type(obtained).__name__}")
+        got = type(obtained).__name__
+        if obtained is None and path.endswith(".grad"):
+            # torch leaves .grad None where backward never reached: the likeliest cause is worth saying.
+            got = "None: no gradient reached it (a .detach(), .data or numpy on the way cuts autograd's graph)"
+        return Comparison(path=path, equal=False, reason="type", message=f"expected an array, got {got}")
     return compare_arrays(analytic, numerical, rtol=check.rtol, atol=check.atol, path=path, detail=detail, rule="sum")
 
 
@@ -86,7 +90,7 @@ def _plan_gradient(ctx: Context, check: GradientCheck) -> list[Call]:
         of = ctx.problem.gradient_of(check)
         assert of is not None  # the spec requires `of` with through: student
         plan = of.plan(ctx.problem.seed, ctx.assignment.helpers_code())
-        numgrad = {"wrt": list(check.wrt), "upstream": check.upstream, "eps": check.eps}
+        numgrad = {"wrt": [target.wire() for target in ctx.problem.gradient_targets(check)], "upstream": check.upstream, "eps": check.eps}
         calls += [Call(key=_own_gradient_key(ctx, case), module=ctx.module, function=ctx.problem.function_name,
                        op="scenario", args=(named_args(case),), options={"plan": plan, "numgrad": numgrad},
                        hidden=case.visibility != "public")
@@ -149,7 +153,7 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
         """The derivatives the student returned, named as the spec writes them (``dx``, ``layer.dLdW``),
         beside the numerical ones under the same names."""
         for arg, path in check.wrt.items():
-            label = f"d/d{arg}"
+            label = f"d/d{arg}" if arg.isidentifier() else f"d/d({arg})"  # d/dx, d/d(layer.W)
             try:
                 part = select(outcome.value, ctx.problem.part_path(path))
                 obtained[ctx.part_name(path) or label] = part
