@@ -300,7 +300,7 @@ def plan_gradient(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], ta
         start: list[np.ndarray] = []
 
         def capture(current: Any) -> None:
-            if type(current).__module__.startswith("torch") and not _is_argument(target):
+            if type(current).__module__.startswith("torch") and not target["argument"]:
                 raise TypeError(f"`{target['text']}` holds a torch tensor: finite differences are taken in float64 "
                                 "of numpy arrays and numbers (a module's float32 parameters cannot be moved by "
                                 "eps); use method: autograd")
@@ -325,6 +325,3 @@ def plan_gradient(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], ta
         gradients[target["text"]] = gradient
     return gradients
 
-
-def _is_argument(target: dict[str, Any]) -> bool:
-    return target["node"][0] == "name" and target["at"] == 0

@@ -257,7 +257,7 @@ class Target:
         return self.node[0] == "name" and self.at == 0
 
     def wire(self) -> dict[str, Any]:
-        return {"text": self.text, "node": self.node, "at": self.at}
+        return {"text": self.text, "node": self.node, "at": self.at, "argument": self.is_argument}
 
 
 @functools.lru_cache(maxsize=1024)
