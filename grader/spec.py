@@ -638,6 +638,12 @@ class Assignment(_Model):
     def checks_path(self) -> Path | None:
         return self.resolve(self.checks_module) if self.checks_module else None
 
+    def instructor_files(self) -> list[Path]:
+        """Every file of the instructor's a grade depends on: the spec, and the reference, mistakes,
+        helpers and checks modules it names."""
+        named = (self.reference, self.mistakes_module, self.helpers, self.checks_module)
+        return [self.source, *(self.resolve(relative) for relative in named if relative)]
+
     def problem(self, problem_id: str) -> Problem:
         return next(problem for problem in self.problems if problem.id == problem_id)
 

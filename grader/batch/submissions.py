@@ -137,11 +137,11 @@ def grader_digest() -> str:
 
 
 def assignment_hash(assignment: Assignment, extra: str = "") -> str:
-    """What every result of a run depends on besides the submission: spec, reference, grader."""
+    """What every result of a run depends on besides the submission: the grader and every file of
+    the instructor's (spec, reference, mistakes, helpers and checks modules)."""
     digest = hashlib.sha256(f"{grader_digest()}\0{extra}\0".encode())
-    for path in (assignment.source, assignment.reference_path, assignment.mistakes_path):
-        if path is not None:
-            _hash_tree(digest, path)
+    for path in assignment.instructor_files():
+        _hash_tree(digest, path)
     return digest.hexdigest()
 
 

@@ -154,3 +154,22 @@ def test_a_linked_module_is_refused_by_name_in_a_folder_and_a_zip(tmp_path: Path
         for test in tests:
             assert "work.py is a symbolic link; submissions may not contain links" in test["output"], sid
             assert "missing" not in test["output"]
+
+
+@pytest.mark.parametrize("field", ["reference", "mistakes_module", "helpers", "checks_module"])
+def test_a_change_to_any_instructor_file_regrades_everyone(tmp_path: Path, field: str) -> None:
+    """A re-run skips a submission only when nothing its grade depends on changed: a helpers
+    module's weight initialiser, or a custom judge, changes verdicts as much as the reference does."""
+    from grader.batch.submissions import assignment_hash
+
+    files = {"reference": "ref.py", "mistakes_module": "mistakes.py", "helpers": "helpers.py",
+             "checks_module": "checks.py"}
+    for name in files.values():
+        (tmp_path / name).write_text("def f(x):\n    return x\n")
+    spec = {"schema_version": 1, "assignment": "t", "module": "m", **files, "problems": [{
+        "id": "f", "points": 1, "no_typical_mistake": "a test",
+        "cases": [{"name": "a", "visibility": "public", "args": {"x": 1.0}}], "checks": [{"kind": "value"}]}]}
+    (tmp_path / "t.yaml").write_text(json.dumps(spec))
+    before = assignment_hash(load_spec(tmp_path / "t.yaml"))
+    (tmp_path / files[field]).write_text("def f(x):\n    return 2 * x\n")
+    assert assignment_hash(load_spec(tmp_path / "t.yaml")) != before
