@@ -96,21 +96,22 @@ def behaves_like(ctx: Context, check: ValueCheck, case: Case, outcome: CallOutco
 def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapping[str, CallOutcome]) -> tuple[Diagnosis, ...]:
     """The declared mistakes whose behaviour the student's answers share on every case.
 
-    The cases are those of the value checks, and of the gradient checks ``through: student``
-    (a backward graded against its own forward has its reads compared here as values, under the
-    default tolerance, so that its mistakes are named too)."""
+    The cases are those of the value checks and of the gradient checks, whose derivatives (the
+    parts their ``wrt`` names) are compared here as values, under the default tolerance: a mistake
+    only a gradient check sees (a gate computed with ``.detach()``, a backward graded against its
+    own forward) is named too."""
     value_runs = [
-        (ctx, ctx.check if isinstance(ctx.check, ValueCheck) else ValueCheck(kind="value"), result)
+        (ctx, ctx.check if isinstance(ctx.check, ValueCheck)
+         else ValueCheck(kind="value", parts=list(dict.fromkeys(ctx.check.wrt.values()))), result)
         for ctx, result in zip(contexts, results)
-        if result.counted and (isinstance(ctx.check, ValueCheck)
-                               or (isinstance(ctx.check, GradientCheck) and ctx.check.through == "student"))
+        if result.counted and isinstance(ctx.check, (ValueCheck, GradientCheck))
     ]
     if not value_runs or all(result.outcome is Outcome.PASSED for _, _, result in value_runs):
         return ()
     # Through a forward whose numerical gradient could not be had, or is one an answer knowing
     # nothing would give, the backward's behaviour says nothing of the backward: name no mistake.
     if any(own_gradient(ctx, ctx.check, case)[0] is None for ctx, _, _ in value_runs
-           if isinstance(ctx.check, GradientCheck) for case in ctx.cases()):
+           if isinstance(ctx.check, GradientCheck) and ctx.check.through == "student" for case in ctx.cases()):
         return ()
     problem = contexts[0].problem
     expectations = contexts[0].expectations

@@ -193,3 +193,34 @@ def test_finite_differences_refuse_a_torch_parameter(tmp_path: Path) -> None:
     assignment = assignment_of(tmp_path, TORCH_MODULE, problem)
     with pytest.raises(ReferenceRaised, match="use method: autograd"):
         ReferenceExpectations(assignment).gradient(assignment.problems[0], 0, assignment.problems[0].cases[0])
+
+
+def test_a_mistake_only_the_gradient_check_sees_is_named(tmp_path: Path) -> None:
+    """The output is right and only the parameter's gradient is wrong: the gradient check's parts
+    are compared with the declared variant's as values, so the mistake is still named."""
+    pytest.importorskip("torch")
+    (tmp_path / "mistakes.py").write_text(
+        "import torch\n"
+        "class Tiny__detached(torch.nn.Module):\n"
+        "    '''Your forward reads fc.weight through .detach(): no gradient reaches it.'''\n"
+        + TORCH_MODULE.split("class Tiny(torch.nn.Module):\n", 1)[1]
+        .replace("return torch.tanh(self.fc(x))", "return torch.tanh(x @ self.fc.weight.detach().T + self.fc.bias)")
+        + "class Tiny__doubled(torch.nn.Module):\n"
+        "    '''Your output is twice the layer's.'''\n"
+        + TORCH_MODULE.split("class Tiny(torch.nn.Module):\n", 1)[1].replace("torch.tanh(self.fc(x))",
+                                                                            "2 * torch.tanh(self.fc(x))"))
+    (tmp_path / "ref.py").write_text(TORCH_MODULE)
+    problem = {**TORCH_PROBLEM, "checks": [{"kind": "value", "parts": ["out"]}, *TORCH_PROBLEM["checks"]],
+               "mistakes": ["detached", "doubled"]}
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
+            "mistakes_module": "mistakes.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    module = types.ModuleType("student")
+    # A student's own way of cutting the graph: .data instead of .detach().
+    exec(TORCH_MODULE.replace("return torch.tanh(self.fc(x))",  # noqa: S102 - trusted test code
+                              "return torch.tanh(x @ self.fc.weight.data.T + self.fc.bias)"), module.__dict__)
+    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                           ReferenceExpectations(assignment), "grade")
+    assert result.checks[0].outcome is Outcome.PASSED and result.checks[1].outcome is Outcome.FAILED
+    assert [d.mistake for d in result.diagnoses] == ["detached"]
