@@ -15,8 +15,10 @@ cached in the expectations), only earlier.
 
 from __future__ import annotations
 
+import inspect
+
 from grader import interpreter
-from grader.errors import SpecError
+from grader.errors import ReferenceImplementationError, SpecError
 from grader.grading.expectations import ReferenceExpectations, ReferenceRaised
 from grader.scenarios import BUILTINS, Scenario
 from grader.grading.checks.custom import find_judge
@@ -52,6 +54,7 @@ def verify_problem(expectations: ReferenceExpectations, problem: Problem) -> Non
             except SpecError as error:
                 raise SpecError(str(error).split(": ", 1)[-1], file=str(assignment.source), problem=problem.id,
                                 field=f"checks.{index}.judge") from None
+    _verify_mistake_signatures(expectations, problem, reference)
     for index, case in enumerate(problem.cases):
         try:
             expectations.expected(problem, case)
@@ -68,7 +71,33 @@ def verify_problem(expectations: ReferenceExpectations, problem: Problem) -> Non
                 try:
                     expectations.gradient(problem, index, case)
                 except ReferenceRaised as error:
-                    raise _case_error(assignment, problem, f"checks.{index}", error) from None
+                    raise _case_error(assignment, problem, f"checks.{index}", error,
+                                      fix="the case's arguments, the check's `of` and `wrt`, or the reference") from None
+
+
+def _verify_mistake_signatures(expectations: ReferenceExpectations, problem: Problem, reference: object) -> None:
+    """Each declared mistake of a function takes that function's parameters: it is swapped in for
+    the problem's own function, so a forward's mistake declared on a backward problem would only
+    raise, and a student whose code raises would be told they made it."""
+    graded = getattr(reference, problem.function_name, None)
+    if not problem.mistakes or not inspect.isfunction(graded):
+        return
+    expected = list(inspect.signature(graded).parameters)
+    for index, mistake in enumerate(problem.mistakes):
+        try:
+            variant = expectations.mistake_function(problem, mistake)
+        except ReferenceImplementationError:
+            continue  # lint names a missing variant; grading never needs it to exist
+        if not inspect.isfunction(variant):
+            continue
+        takes = list(inspect.signature(variant).parameters)
+        if takes != expected:
+            raise SpecError(
+                f"mistake {mistake.id!r} ({variant.__name__}) takes ({', '.join(takes)}), but "
+                f"{problem.function_name} takes ({', '.join(expected)}): a mistake replaces the problem's own "
+                "function, so a mistake of another function (a forward's, on a problem graded on its backward) "
+                "belongs to a problem of that function",
+                file=str(expectations.assignment.source), problem=problem.id, field=f"mistakes.{index}")
 
 
 def _verify_names(assignment: Assignment, problem: Problem, scenario: Scenario | None, field: str,
@@ -103,8 +132,8 @@ def _exception_name(error: ReferenceRaised) -> str:
     return type(cause).__name__ if cause is not None else ""
 
 
-def _case_error(assignment: Assignment, problem: Problem, field: str, error: ReferenceRaised) -> SpecError:
+def _case_error(assignment: Assignment, problem: Problem, field: str, error: ReferenceRaised,
+                fix: str = "the case's arguments (or the reference)") -> SpecError:
     return SpecError(
-        f"the reference cannot run case {error.case!r}: {error.reason}. No student could pass it: fix the "
-        "case's arguments (or the reference) before grading",
-        file=str(assignment.source), problem=problem.id, field=field)
+        f"the reference cannot run case {error.case!r}: {error.reason}. No student could pass it: fix {fix} "
+        "before grading", file=str(assignment.source), problem=problem.id, field=field)

@@ -102,6 +102,20 @@ def test_a_case_the_reference_cannot_run_names_the_case_and_step(tmp_path: Path)
     assert "case 'hidden_words': step 1 `out, cache = embed_forward(x, W)`: IndexError" in str(error)
 
 
+def test_a_mistake_of_another_function_is_refused_naming_both_signatures(tmp_path: Path) -> None:
+    """A forward's mistake declared on the backward's problem would be swapped in for the backward,
+    raise on every case, and be "diagnosed" in every student whose code raises."""
+    forward_mistake = 'def embed_backward__forward_copies(x, W):\n    """W[x] copied."""\n    return W[x].copy(), (x, W)\n'
+    (tmp_path / "extra.py").write_text(MISTAKES + "\n" + forward_mistake)
+    path = spec(tmp_path, mistakes=["assigned", "forward_copies"])
+    path.write_text(path.read_text().replace("mistakes_module: mistakes.py", "mistakes_module: extra.py"))
+    with pytest.raises(SpecError) as info:
+        verify(path)
+    assert (info.value.problem, info.value.field) == ("embed_backward", "mistakes.1")
+    assert "mistake 'forward_copies' (embed_backward__forward_copies) takes (x, W), but embed_backward takes " \
+           "(dout, cache)" in str(info.value)
+
+
 def test_grade_stops_with_status_2_before_any_student(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = spec(tmp_path, high=9)
     student = tmp_path / "submissions" / "ann"
