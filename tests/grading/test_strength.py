@@ -159,3 +159,25 @@ def test_a_state_dict_of_tensors_does_not_tell_an_equivalent_module_apart(tmp_pa
     exec(source.replace("torch.tanh(x * state['w'])", "(torch.exp(2 * x * state['w']) - 1) / (torch.exp(2 * x * state['w']) + 1)"),
          naive.__dict__)  # noqa: S102
     assert "NaN or inf" in probing.differs(naive)
+
+
+def test_the_overflow_blind_spot_is_measured_in_the_inputs_precision(tmp_path: Path) -> None:
+    """exp overflows past 709.78 in float64 but past 88.72 in float32: for float32 inputs the
+    warning names 89, where a naive softmax of them already overflows."""
+    def in_float32(problems: dict[str, Any]) -> None:
+        problems["softmax"]["cases"][0]["args"]["x"]["dtype"] = "float32"
+
+    warnings = {finding.what for finding in report(spec_with(tmp_path))["softmax"] if finding.warning}
+    assert "no case has an input above magnitude 710" in warnings
+    warnings = {finding.what for finding in report(spec_with(tmp_path, in_float32))["softmax"] if finding.warning}
+    assert "no case has an input above magnitude 89" in warnings
+
+
+def test_a_declared_overflow_survivor_silences_the_blind_spot_it_explains(tmp_path: Path) -> None:
+    def declared(problems: dict[str, Any]) -> None:
+        problems["softmax"]["survivors"] = [{"mutant": "softmax:no_max_shift:1",
+                                             "reason": "the handout promises inputs below 10"}]
+
+    findings = report(spec_with(tmp_path, declared))["softmax"]
+    assert "mutant softmax:no_max_shift:1 survives, declared" in {finding.what for finding in findings}
+    assert not any(finding.what.startswith("no case has an input above magnitude") for finding in findings)
