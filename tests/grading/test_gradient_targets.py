@@ -99,6 +99,8 @@ def test_an_attribute_the_constructor_drew_is_differentiated(tmp_path: Path, thr
     result = grade(tmp_path, LAYER, problem, wrong)
     (check,) = result.checks
     assert check.outcome is Outcome.FAILED and "d/d(layer.W): 6 of 6 values differ" in check.message, check.message
+    (case,) = check.cases  # expected and obtained show the wrong derivative only, not the first ones
+    assert case.expected.startswith("{'layer.dW': ") and case.obtained.startswith("{'layer.dW': "), case.expected
     assert result.score == pytest.approx(4 * 2 / 3)
     # The tanh derivative forgotten: dA, dW and db are all wrong, and nothing is earned.
     assert grade(tmp_path, LAYER, problem, LAYER.replace("dZ * (1 - self.Z ** 2)", "dZ")).score == 0

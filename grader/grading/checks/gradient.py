@@ -149,14 +149,16 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
             numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
         detail = case.visibility == "public"
         comparisons = []
+        # Each derivative named as the spec writes its part (``dx``, ``layer.dLdW``), the student's
+        # and the numerical one under the same name.
+        names: dict[str, str] = {}
         obtained: dict[str, Any] = {}
-        """The derivatives the student returned, named as the spec writes them (``dx``, ``layer.dLdW``),
-        beside the numerical ones under the same names."""
         for arg, path in check.wrt.items():
             label = f"d/d{arg}" if arg.isidentifier() else f"d/d({arg})"  # d/dx, d/d(layer.W)
+            names[path] = ctx.part_name(path) or label
             try:
                 part = select(outcome.value, ctx.problem.part_path(path))
-                obtained[ctx.part_name(path) or label] = part
+                obtained[names[path]] = part
             except KeyError:
                 comparisons.append(Comparison(path=path, equal=False, reason="missing",
                                               message=f"{label}: the output has no part {ctx.part_name(path)!r}"))
@@ -172,11 +174,13 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
             worst = max((c.max_rel_error or 0.0) for c in comparisons)
             return case_result(ctx, case, Outcome.PASSED, f"largest relative error {worst:.2g}",
                                comparisons=tuple(comparisons), parts=parts)
+        # Only the derivatives that are wrong: the right ones would push them out of the preview.
+        shown = [names[c.path] for c in wrong]
         return case_result(
             ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
             hidden_message="gradient wrong on a hidden case", inputs=inputs_text(ctx, case),
-            expected=summarize({ctx.part_name(path) or f"d/d{arg}": numerical[arg] for arg, path in check.wrt.items()}),
-            obtained=summarize(obtained),
+            expected=summarize({names[path]: numerical[arg] for arg, path in check.wrt.items() if names[path] in shown}),
+            obtained=summarize({name: value for name, value in obtained.items() if name in shown}),
             comparisons=tuple(comparisons), parts=parts,
         )
 
