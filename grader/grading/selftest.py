@@ -25,7 +25,7 @@ from grader.errors import SpecError
 from grader.grading.expectations import ReferenceExpectations
 from grader.grading.preflight import verify_problem
 from grader.grading.runner import grade_problem
-from grader.results import ProblemResult
+from grader.results import Outcome, ProblemResult
 from grader.spec import AccuracyCheck, Assignment, Limits, Problem
 
 MIN_MISTAKES = 2
@@ -156,6 +156,17 @@ def check_degenerates(
                    not scored, "; ".join(scored))
 
 
+def _undiagnosed_reason(result: ProblemResult) -> str:
+    """Why a rejected variant may go unnamed, when the reason is the spec's: diagnosis compares the
+    parts value and gradient checks read, and only other kinds of check reject it."""
+    failing = [check for check in result.checks if check.counted and check.outcome is not Outcome.PASSED]
+    if failing and not any(check.kind in ("value", "gradient") for check in failing):
+        names = ", ".join(check.name for check in failing)
+        return (f": only {names} reject{'s' * (len(failing) == 1)} it, and a mistake is named by the parts value "
+                "and gradient checks compare; add a value check of the parts it changes")
+    return ""
+
+
 def check_problem(
     assignment: Assignment, problem: Problem, expectations: ReferenceExpectations, session_for: SessionFor
 ) -> list[Finding]:
@@ -191,7 +202,7 @@ def check_problem(
         if not rejected:
             detail.append("passes every check")
         if not diagnosed:
-            detail.append("is not diagnosed")
+            detail.append("is not diagnosed" + _undiagnosed_reason(result))
         if others:
             detail.append(f"is also diagnosed as {others}")
         findings.append(Finding(problem.id, f"mistake {mistake.id!r} is rejected and diagnosed",
