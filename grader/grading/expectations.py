@@ -38,6 +38,19 @@ def _moment(plan: dict[str, Any], target: Target) -> str:
     return f"moved before step {target.at + 1} `{plan['steps'][target.at]['text']}`"
 
 
+def _loaded_into(plan: dict[str, Any], target: Target) -> str:
+    """The module parameter a state-dict entry is loaded into (``state["fc.weight"]`` loaded by
+    ``load_state_dict(net, state)`` is ``net.fc.weight``), or an example of one."""
+    node = target.node
+    if node[0] == "item" and node[1][0] == "name" and node[2][0] == "const":
+        for step in plan["steps"]:
+            call = step["do"]
+            if call[0] == "call" and call[1] == ["builtin", "load_state_dict"] and len(call[2]) == 2 \
+                    and call[2][1] == node[1] and call[2][0][0] == "name":
+                return f"{call[2][0][1]}.{node[2][1]}"
+    return "net.fc.weight"
+
+
 class Unavailable(Exception):
     """The expectation is not known here (a hidden case asked of a kit)."""
 
@@ -232,7 +245,7 @@ class ReferenceExpectations:
             if grad is None:
                 raise ValueError(f"`{check.of}` does not depend on `{target.text}` through autograd "
                                  f"({_moment(plan, target)}): load_state_dict and copy_ keep no graph; name the "
-                                 "parameter the value is copied into (`net.fc.weight`)")
+                                 f"parameter the value is copied into (`{_loaded_into(plan, target)}`)")
         return {target.text: grad.detach().numpy().astype(np.float64) for target, grad in zip(targets, grads)}
 
     def mistake_function(self, problem: Problem, mistake: Mistake) -> Callable[..., Any]:

@@ -182,10 +182,12 @@ def test_a_torch_modules_parameters_by_autograd(tmp_path: Path) -> None:
 
 def test_a_state_dict_entry_has_no_graph_to_the_output_and_the_error_says_what_to_name(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    problem = {**TORCH_PROBLEM, "checks": [{**TORCH_PROBLEM["checks"][0],
-                                            "wrt": {'state["fc.weight"]': "net.fc.weight.grad"}}]}
+    problem = {**TORCH_PROBLEM, "scenario": [step.replace("net", "tiny") for step in TORCH_PROBLEM["scenario"]],
+               "read": [read.replace("net", "tiny") for read in TORCH_PROBLEM["read"]],
+               "checks": [{**TORCH_PROBLEM["checks"][0], "wrt": {'state["fc.weight"]': "tiny.fc.weight.grad"}}]}
     assignment = assignment_of(tmp_path, TORCH_MODULE, problem)
-    with pytest.raises(ReferenceRaised, match="load_state_dict and copy_ keep no graph"):
+    with pytest.raises(ReferenceRaised, match=r"load_state_dict and copy_ keep no graph; name the parameter the "
+                                              r"value is copied into \(`tiny.fc.weight`\)"):
         ReferenceExpectations(assignment).gradient(assignment.problems[0], 0, assignment.problems[0].cases[0])
 
 
