@@ -263,7 +263,8 @@ def moved(plan: dict[str, Any], target: dict[str, Any], value: Callable[[Any], A
         except BaseException as error:
             if index == len(plan["steps"]):
                 raise StepFailed(f"moving `{target['text']}` before reading", str(plan["read_texts"][-1])) from error
-            raise StepFailed(f"moving `{target['text']}` before step {index + 1}", plan["steps"][index]["text"]) from error
+            raise StepFailed(f"moving `{target['text']}` before step {index + 1}",
+                             plan["steps"][index]["text"]) from error
 
     return hook
 

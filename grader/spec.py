@@ -483,7 +483,8 @@ class Problem(_Model):
         return parts
 
     def gradient_of(self, check: "GradientCheck") -> Scenario | None:
-        """A gradient check's `of`, as a scenario whose last (only) read is the value (``scenarios.gradient_scenario``)."""
+        """A gradient check's `of`, as a scenario whose only read is the value
+        (``scenarios.gradient_scenario``)."""
         if check.of is None:
             return None
         return gradient_scenario(self._step_sources(), check.of, frozenset(self.argument_names))

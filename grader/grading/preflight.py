@@ -71,8 +71,8 @@ def verify_problem(expectations: ReferenceExpectations, problem: Problem) -> Non
                 try:
                     expectations.gradient(problem, index, case)
                 except ReferenceRaised as error:
-                    raise _case_error(assignment, problem, f"checks.{index}", error,
-                                      fix="the case's arguments, the check's `of` and `wrt`, or the reference") from None
+                    fix = "the case's arguments, the check's `of` and `wrt`, or the reference"
+                    raise _case_error(assignment, problem, f"checks.{index}", error, fix=fix) from None
 
 
 def _verify_mistake_signatures(expectations: ReferenceExpectations, problem: Problem, reference: object) -> None:

@@ -180,8 +180,8 @@ def check_problem(
     except SpecError as error:
         # Everything else graded against this reference would fail for the same reason and only
         # bury it (mistakes "also diagnosed as" one another, degenerates "scoring").
-        return [Finding(problem.id, "the scenario's names resolve, the mistakes take the problem's parameters and the reference runs every case", False,
-                        str(error))]
+        return [Finding(problem.id, "the scenario's names resolve, the mistakes take the problem's parameters "
+                        "and the reference runs every case", False, str(error))]
     findings = []
     result = grade_problem(assignment, problem, session_for({module_name: reference}, None), expectations, "grade")
     findings.append(Finding(problem.id, "reference passes its own checks", result.passed,

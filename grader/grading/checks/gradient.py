@@ -90,7 +90,8 @@ def _plan_gradient(ctx: Context, check: GradientCheck) -> list[Call]:
         of = ctx.problem.gradient_of(check)
         assert of is not None  # the spec requires `of` with through: student
         plan = of.plan(ctx.problem.seed, ctx.assignment.helpers_code())
-        numgrad = {"wrt": [target.wire() for target in ctx.problem.gradient_targets(check)], "upstream": check.upstream, "eps": check.eps}
+        numgrad = {"wrt": [target.wire() for target in ctx.problem.gradient_targets(check)],
+                   "upstream": check.upstream, "eps": check.eps}
         calls += [Call(key=_own_gradient_key(ctx, case), module=ctx.module, function=ctx.problem.function_name,
                        op="scenario", args=(named_args(case),), options={"plan": plan, "numgrad": numgrad},
                        hidden=case.visibility != "public")
@@ -179,7 +180,8 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
         return case_result(
             ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
             hidden_message="gradient wrong on a hidden case", inputs=inputs_text(ctx, case),
-            expected=summarize({names[path]: numerical[arg] for arg, path in check.wrt.items() if names[path] in shown}),
+            expected=summarize({names[path]: numerical[arg] for arg, path in check.wrt.items()
+                                if names[path] in shown}),
             obtained=summarize({name: value for name, value in obtained.items() if name in shown}),
             comparisons=tuple(comparisons), parts=parts,
         )
