@@ -93,6 +93,12 @@ def behaves_like(ctx: Context, check: ValueCheck, case: Case, outcome: CallOutco
         return False
 
 
+def diagnosed_by(check: object) -> bool:
+    """Does a mistake get recognised by the parts this check reads: value and gradient checks
+    (the kit ships the reference's and the mistakes' outputs on their cases for this)."""
+    return isinstance(check, (ValueCheck, GradientCheck))
+
+
 def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapping[str, CallOutcome]) -> tuple[Diagnosis, ...]:
     """The declared mistakes whose behaviour the student's answers share on every case.
 
@@ -104,7 +110,7 @@ def diagnose(contexts: list[Context], results: list[CheckResult], outcomes: Mapp
         (ctx, ctx.check if isinstance(ctx.check, ValueCheck)
          else ValueCheck(kind="value", parts=list(dict.fromkeys(ctx.check.wrt.values()))), result)
         for ctx, result in zip(contexts, results)
-        if result.counted and isinstance(ctx.check, (ValueCheck, GradientCheck))
+        if result.counted and diagnosed_by(ctx.check)
     ]
     if not value_runs or all(result.outcome is Outcome.PASSED for _, _, result in value_runs):
         return ()

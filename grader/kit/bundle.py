@@ -44,6 +44,7 @@ from grader import __version__, wire
 from grader.cases import case_args
 from grader.errors import GraderError, UsageError
 from grader.grading import environment
+from grader.grading.diagnosis import diagnosed_by
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
 from grader.grading.preflight import verify_reference
 from grader.kit.selfcheck import KIT_SPEC, is_kit
@@ -106,10 +107,8 @@ def _public_problem(original: Problem, expectations: ReferenceExpectations) -> K
     if not checks:
         return None
     # The diagnosis compares the student's values with the mistakes' outputs on the cases of the value
-    # checks (and of gradient checks through the student's own forward); without one there is
-    # nothing to diagnose and nothing to ship.
-    has_value_check = any(isinstance(check, ValueCheck) or (isinstance(check, GradientCheck) and check.through == "student")
-                          for check in checks)
+    # and gradient checks; without one there is nothing to diagnose and nothing to ship.
+    has_value_check = any(diagnosed_by(check) for check in checks)
     mistakes = [
         Mistake(id=mistake.id, implementation=None, message=expectations.mistake_message(original, mistake))
         for mistake in original.mistakes
@@ -148,13 +147,10 @@ def _expectations_index(kit: list[KitProblem], expectations: ReferenceExpectatio
             if isinstance(check, (ValueCheck, StabilityCheck, CustomCheck)):
                 for case in cases:
                     compared[case.name] = original.case(case.name)
-            if isinstance(check, ValueCheck):
+            if diagnosed_by(check):  # a gradient check's reads are diagnosed as a value check's are
                 for case in cases:
-                    value_cases[case.name] = original.case(case.name)
-            elif isinstance(check, GradientCheck):
-                if check.through == "student":  # its reads are diagnosed as a value check's are
-                    for case in cases:
-                        value_cases[case.name] = compared[case.name] = original.case(case.name)
+                    value_cases[case.name] = compared[case.name] = original.case(case.name)
+            if isinstance(check, GradientCheck):
                 origin = entry.check_origin[index]
                 gradient.setdefault(problem.id, {})[str(index)] = {
                     case.name: arrays.node(expectations.gradient(original, origin, original.case(case.name)))

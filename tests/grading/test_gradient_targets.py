@@ -107,9 +107,12 @@ def test_an_attribute_the_constructor_drew_is_differentiated(tmp_path: Path, thr
 
 
 def test_through_the_students_forward_a_missing_attribute_is_named(tmp_path: Path) -> None:
-    student = LAYER.replace("self.W =", "self.weights =").replace("self.W.T", "self.weights.T") \
+    renamed = LAYER.replace("self.W =", "self.weights =").replace("self.W.T", "self.weights.T") \
         .replace("dS @ self.W", "dS @ self.weights")
-    result = grade(tmp_path, LAYER, through_student(LAYER_PROBLEM), student)
+    # Its derivatives are the reference's: right, whatever its forward calls the weights.
+    assert grade(tmp_path, LAYER, through_student(LAYER_PROBLEM), renamed).passed
+    averaged = renamed.replace("self.dW = dS.T @ self.A", "self.dW = dS.T @ self.A / len(dZ)")
+    result = grade(tmp_path, LAYER, through_student(LAYER_PROBLEM), averaged)
     assert result.score == 0
     assert "moving `layer.W` before step 2 `Z = layer.forward(A)`" in result.checks[0].message, \
         result.checks[0].message

@@ -341,3 +341,48 @@ def test_a_backward_graded_through_its_own_forward_is_diagnosed(tmp_path: Path) 
     # the backward cannot be judged through that forward, and is not blamed for it.
     identity = DROPOUT.replace("mask = (np.random.rand(*x.shape) < p) / p", "mask = np.ones_like(x)")
     assert diagnoses(identity) == []
+
+
+MODED_DROPOUT = '''
+import numpy as np
+
+def dropout_forward(x, param):
+    if param["mode"] == "test":
+        return x, None
+    mask = (np.random.rand(*x.shape) < param["p"]) / param["p"]
+    return x * mask, mask
+
+def dropout_backward(dout, cache):
+    return dout if cache is None else dout * cache
+'''
+
+
+@pytest.mark.parametrize(("student", "points"), [
+    (MODED_DROPOUT, 2.0),
+    # Classic (non-inverted) dropout forward: mask unscaled in train, x * p in test. Its backward is
+    # the handout's (dout * mask, and dout in test mode): the gradient of its own forward in train
+    # mode, the reference's in test mode. Both are right; the forward's mistake is the forward's.
+    (MODED_DROPOUT.replace('< param["p"]) / param["p"]', '< param["p"])').replace("return x, None",
+                                                                                  'return x * param["p"], None'), 2.0),
+    (MODED_DROPOUT.replace("return dout if cache is None else dout * cache", "return dout"), 0.0),  # mask ignored
+])
+def test_a_backward_right_by_its_own_forward_or_by_the_handout_keeps_its_points(tmp_path: Path, student: str,
+                                                                               points: float) -> None:
+    (tmp_path / "ref.py").write_text(MODED_DROPOUT)
+
+    def case(name: str, mode: str, seed: int) -> dict[str, Any]:
+        return {"name": name, "visibility": "public" if mode == "train" else "hidden", "args": {
+            "x": {"random": "normal", "shape": [4, 5], "seed": seed}, "param": {"p": 0.6, "mode": mode},
+            "dout": {"random": "normal", "shape": [4, 5], "seed": seed + 1}}}
+
+    problem = {**DROPOUT_BACKWARD, "scenario": ["out, cache = dropout_forward(x, param)",
+                                                "dx = dropout_backward(dout, cache)"],
+               "cases": [case("train", "train", 1), case("test", "test", 3)]}
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    module = types.ModuleType("student")
+    exec(student, module.__dict__)  # noqa: S102 - trusted test code
+    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                           ReferenceExpectations(assignment), "grade")
+    assert result.score == points, result.checks[0].message

@@ -141,22 +141,19 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
                               detail=False, rule="sum").equal
 
     def judge(case: Case, outcome: CallOutcome) -> CaseResult:
-        if check.through == "student":
-            numerical, problem = own_gradient(ctx, check, case)
-            if numerical is None:
-                return case_result(ctx, case, Outcome.FAILED, problem, hidden_message="gradient wrong on a hidden case",
-                                   inputs=inputs_text(ctx, case))
-        else:
-            numerical = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
+        reference = ctx.expectations.gradient(ctx.problem, ctx.check_index, case)
+        own, unavailable = own_gradient(ctx, check, case) if check.through == "student" else (None, "")
         detail = case.visibility == "public"
         comparisons = []
         # Each derivative named as the spec writes its part (``dx``, ``layer.dLdW``), the student's
-        # and the numerical one under the same name.
+        # and the numerical one under the same name; `against` is the numerical one it is judged by.
         names: dict[str, str] = {}
         obtained: dict[str, Any] = {}
+        against: dict[str, np.ndarray] = {}
         for arg, path in check.wrt.items():
             label = f"d/d{arg}" if arg.isidentifier() else f"d/d({arg})"  # d/dx, d/d(layer.W)
             names[path] = ctx.part_name(path) or label
+            against[arg] = reference[arg] if own is None else own[arg]
             try:
                 part = select(outcome.value, ctx.problem.part_path(path))
                 obtained[names[path]] = part
@@ -164,13 +161,23 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
                 comparisons.append(Comparison(path=path, equal=False, reason="missing",
                                               message=f"{label}: the output has no part {ctx.part_name(path)!r}"))
                 continue
-            comparison = compare_gradient(part, numerical[arg], check, path, detail)
+            comparison = compare_gradient(part, against[arg], check, path, detail)
+            if own is not None and not comparison.equal:
+                # Through the student's forward, the reference's derivative is right too: a backward
+                # that does what the handout asks (test-mode dropout's dx = dout) after a forward
+                # that does not (scaling by p at test time) has made no mistake of its own.
+                if compare_gradient(part, reference[arg], check, path, detail=False).equal:
+                    against[arg] = reference[arg]
+                    comparison = compare_gradient(part, reference[arg], check, path, detail)
             if not comparison.equal:
                 comparison = dataclasses.replace(comparison, message=f"{label}: {comparison.message}")
             comparisons.append(comparison)
-        parts = part_credits([(path, numerical[arg]) for arg, path in check.wrt.items()], comparisons, case,
-                             check.shape_credit, matches)
         wrong = [c for c in comparisons if not c.equal]
+        if wrong and check.through == "student" and own is None:
+            return case_result(ctx, case, Outcome.FAILED, unavailable, hidden_message="gradient wrong on a hidden case",
+                               inputs=inputs_text(ctx, case))
+        parts = part_credits([(path, against[arg]) for arg, path in check.wrt.items()], comparisons, case,
+                             check.shape_credit, matches)
         if not wrong:
             worst = max((c.max_rel_error or 0.0) for c in comparisons)
             return case_result(ctx, case, Outcome.PASSED, f"largest relative error {worst:.2g}",
@@ -180,7 +187,7 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
         return case_result(
             ctx, case, Outcome.FAILED, "; ".join(c.message for c in wrong),
             hidden_message="gradient wrong on a hidden case", inputs=inputs_text(ctx, case),
-            expected=summarize({names[path]: numerical[arg] for arg, path in check.wrt.items()
+            expected=summarize({names[path]: against[arg] for arg, path in check.wrt.items()
                                 if names[path] in shown}),
             obtained=summarize({name: value for name, value in obtained.items() if name in shown}),
             comparisons=tuple(comparisons), parts=parts,
