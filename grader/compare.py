@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from grader.results import Comparison
+from grader.wire import Unread
 
 DEFAULT_TOLERANCES: dict[str, tuple[float, float]] = {
     # dtype: (rtol, atol). float64 allows for a correct but differently ordered computation.
@@ -37,6 +38,8 @@ def describe_type(value: Any) -> str:
         return f"a dict with keys {sorted(value)}"
     if value is None:
         return "None"
+    if isinstance(value, Unread):
+        return "nothing (it could not be read)"
     return f"a {type(value).__name__}"
 
 
@@ -77,6 +80,8 @@ def compare(
     ``single_element_scalars``: where a scalar is expected, an array holding one element counts as
     that scalar (hw4's handout accepts the ``(1, 1)`` result of a matrix product for a loss).
     """
+    if isinstance(obtained, Unread):  # a read that raised: this part is wrong, the others are judged
+        return [Comparison(path=path, equal=False, reason="missing", message=obtained.message)]
     options: dict[str, Any] = {"rtol": rtol, "atol": atol, "nan": nan, "detail": detail,
                                "single_element_scalars": single_element_scalars}
     if isinstance(expected, tuple):

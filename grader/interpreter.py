@@ -17,12 +17,14 @@ import gc
 import itertools
 import random
 import sys
+import traceback
 import types
 from typing import Any, Callable
 
 import numpy as np
 
 from grader.values import live, to_plain
+from grader.wire import Unread
 
 Lookup = Callable[[str], Any]
 """Resolves a global name (a function or class of the module); raises ``NameNotDefined``."""
@@ -193,8 +195,22 @@ Before = Callable[[int, "_Run"], None]
 gradient moves a value in an object the steps made (``Target.at``)."""
 
 
+Unreadable = Callable[[str, BaseException], Any]
+"""Turns a read that raised (its text, the exception) into the value read in its place (``unread``)."""
+
+
+def unread(text: str, error: BaseException, describe: Callable[[BaseException], str]) -> Unread:
+    """What a read that raised leaves in its place: an ``Unread`` saying that the value does not
+    exist (the interpreter's own lookup failed: an attribute never set, a key never stored) or
+    what reading it raised (the code's own property or ``__getitem__``)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if isinstance(error, (AttributeError, KeyError, IndexError)) and frames and frames[-1].filename == __file__:
+        return Unread(f"`{text}` does not exist after the steps: your code never set it ({describe(error)})")
+    return Unread(f"reading `{text}` raised {describe(error)}")
+
+
 def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: bool = False,
-        before: Before | None = None) -> tuple[Any, ...]:
+        before: Before | None = None, unreadable: Unreadable | None = None) -> tuple[Any, ...]:
     """Run every step, then return the reads, in order.
 
     Each step runs with every generator seeded from ``plan["seed"]`` and its position, so a
@@ -202,6 +218,9 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
     namespace, and every object the steps made, are released before this returns; with
     ``collect`` (the worker) unreachable cycles are collected too, so a student's ``__del__`` runs
     within the request that made the object and its misbehaviour is charged to that problem.
+
+    With ``unreadable``, a read that raises is replaced by what it makes of the exception, and the
+    other reads are still returned; without, it raises as a step does.
 
     Raises:
         StepFailed: from the exception a step or read raised (``__cause__``).
@@ -234,7 +253,10 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
                 raise
             except BaseException as error:
                 texts = plan.get("read_texts") or []
-                raise StepFailed("reading", str(texts[index]) if index < len(texts) else f"#{index + 1}") from error
+                text = str(texts[index]) if index < len(texts) else f"#{index + 1}"
+                if unreadable is None:
+                    raise StepFailed("reading", text) from error
+                reads.append(unreadable(text, error))
         return tuple(reads)
     finally:
         runner.env.clear()

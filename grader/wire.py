@@ -74,6 +74,33 @@ class TensorArg:
         return f"tensor(shape={tuple(self.array.shape)}, dtype={self.array.dtype}{grad})"
 
 
+class Unread:
+    """A scenario read that raised, in place of its value: the part is wrong, and the others are
+    still judged (a batchnorm that never stores ``running_mean`` keeps its outputs' credit).
+
+    A worker sends it for a read of the student's objects; only the student can be harmed by one
+    they forge, and its message is bounded like every string of a reply.
+    """
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unread) and other.message == self.message
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+    def __repr__(self) -> str:
+        return f"<not read: {self.message}>"
+
+
+UNREAD_CHARS = 300
+"""Longest message an ``Unread`` keeps."""
+
+
 # --- encoding (both sides) --------------------------------------------------------------------
 
 
@@ -122,6 +149,8 @@ def encode(value: Any, blobs: list[bytes], *, path: str = "", max_bytes: int | N
             raise WireError(f"returned more than the limit of {max_bytes} bytes of arrays{where}")
         blobs.append(_npy_bytes(value))
         return {"t": "array", "i": len(blobs) - 1}
+    if type(value) is Unread:
+        return {"t": "unread", "v": value.message[:UNREAD_CHARS]}
     if type(value) is TensorArg:
         return {"t": "tensor", "g": bool(value.requires_grad),
                 "a": encode(value.array, blobs, path=path, max_bytes=max_bytes)}
@@ -190,6 +219,11 @@ def decode(node: Any, blobs: list[np.ndarray], *, depth: int = 0, tensors: bool 
         if type(index) is not int or not 0 <= index < len(blobs):
             raise WireError("array node points to no blob")
         return blobs[index]
+    if tag == "unread":
+        message = node.get("v")
+        if type(message) is not str:
+            raise WireError("malformed unread node")
+        return Unread(clip(message, UNREAD_CHARS))
     if tag == "tensor" and tensors:
         array = decode(node.get("a"), blobs, depth=depth + 1)
         if not isinstance(array, np.ndarray):

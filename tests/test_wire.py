@@ -178,3 +178,15 @@ def test_an_npy_header_error_is_short_and_bounded() -> None:
     with pytest.raises(wire.WireError) as raised:
         wire.load_array(big, max_bytes=1 << 22)
     assert len(str(raised.value)) < 400
+
+
+def test_an_unread_part_crosses_with_its_message_bounded() -> None:
+    """A read that raised travels as what it is, never as a value, and a forged one carries at most
+    a short message."""
+    blobs: list[bytes] = []
+    node = wire.encode((1.0, wire.Unread("`layer.dW` does not exist after the steps")), blobs)
+    assert wire.decode(node, []) == (1.0, wire.Unread("`layer.dW` does not exist after the steps"))
+    forged = wire.decode({"t": "unread", "v": "x" * 100_000}, [])
+    assert isinstance(forged, wire.Unread) and len(forged.message) < wire.UNREAD_CHARS + 100
+    with pytest.raises(wire.WireError, match="malformed unread node"):
+        wire.decode({"t": "unread", "v": ["not", "text"]}, [])

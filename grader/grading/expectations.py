@@ -38,6 +38,10 @@ def _moment(plan: dict[str, Any], target: Target) -> str:
     return f"moved before step {target.at + 1} `{plan['steps'][target.at]['text']}`"
 
 
+def _unreadable(text: str, error: BaseException) -> Any:
+    return interpreter.unread(text, error, lambda raised: f"{type(raised).__name__}: {raised}")
+
+
 def _loaded_into(plan: dict[str, Any], target: Target) -> str:
     """The module parameter a state-dict entry is loaded into (``state["fc.weight"]`` loaded by
     ``load_state_dict(net, state)`` is ``net.fc.weight``), or an example of one."""
@@ -150,11 +154,12 @@ class ReferenceExpectations:
         except Exception as error:
             raise ReferenceRaised(what, case.name, _reason(error)) from error
 
-    def _outcome(self, problem: Problem, case: Case, lookup: interpreter.Lookup) -> Any:
+    def _outcome(self, problem: Problem, case: Case, lookup: interpreter.Lookup,
+                 unreadable: interpreter.Unreadable | None = None) -> Any:
         """What the problem's code returns on a case: its function's value, or its scenario's reads."""
         if problem.steps is not None:
             return interpreter.run(problem.steps.plan(problem.seed, self.assignment.helpers_code()), lookup,
-                                   named_args(case))
+                                   named_args(case), unreadable=unreadable)
         return lookup(problem.function_name)(*live(copy_args(case_args(case))))
 
     def expected(self, problem: Problem, case: Case) -> Any:
@@ -267,7 +272,9 @@ class ReferenceExpectations:
                 # A mistake may overflow on purpose; its warnings are not the instructor's concern.
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore")
-                    return to_plain(self._outcome(problem, case, lookup))
+                    # A read the variant cannot answer is left unread, as a student's is (``layer.dW``
+                    # never set): the student who never sets it either behaves like it.
+                    return to_plain(self._outcome(problem, case, lookup, unreadable=_unreadable))
             except Exception as error:  # noqa: BLE001 - a mistake may well raise
                 return MistakeRaised(_reason(error))
 

@@ -249,7 +249,9 @@ class Worker:
                             None if numgrad.get("upstream") is None else str(numgrad["upstream"]),
                             float(numgrad["eps"]), collect=self.contain_finalizers)
                     else:
-                        value = interpreter.run(header["plan"], lookup, args, collect=self.contain_finalizers)
+                        value = interpreter.run(
+                            header["plan"], lookup, args, collect=self.contain_finalizers,
+                            unreadable=lambda text, error: interpreter.unread(text, error, self._describe))
             except interpreter.NameNotDefined as missing:
                 return self._not_defined(module_name, missing.name), []
             except interpreter.StepFailed as failed:

@@ -133,10 +133,17 @@ def test_a_wrong_attribute_fails_and_is_named(tmp_path: Path) -> None:
     assert gradient.outcome is Outcome.FAILED and "d/dW" in gradient.message and "relative error" in gradient.message
 
 
-def test_a_missing_attribute_is_an_error_naming_the_read(tmp_path: Path) -> None:
+def test_a_missing_attribute_costs_its_part_and_is_named(tmp_path: Path) -> None:
+    """An attribute never set is that part wrong, not the whole case: Z and dA keep their credit,
+    as they do beside a dW that is set but wrong."""
     result = grade(tmp_path, LAYER, REFERENCE.replace("self.dW =", "self.grad_W ="))
-    assert result.score == 0
-    assert "reading `layer.dW`" in result.checks[0].message and "AttributeError" in result.checks[0].message
+    value, gradient = result.checks
+    assert (value.score, gradient.score) == (pytest.approx(2 / 3), pytest.approx(1 / 2))
+    assert "`layer.dW` does not exist after the steps: your code never set it (AttributeError: " in value.message
+    assert "`layer.dW` does not exist after the steps" in gradient.message
+    raising = REFERENCE.replace("class Layer:", "class Layer:\n    @property\n    def dW(self):\n"
+                                "        raise RuntimeError('not yet')\n").replace("self.dW =", "self.grad_W =")
+    assert "reading `layer.dW` raised RuntimeError: not yet" in grade(tmp_path, LAYER, raising).checks[0].message
 
 
 def test_the_backward_is_graded_on_the_students_own_cache(tmp_path: Path) -> None:
@@ -386,3 +393,31 @@ def test_a_backward_right_by_its_own_forward_or_by_the_handout_keeps_its_points(
     result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
                            ReferenceExpectations(assignment), "grade")
     assert result.score == points, result.checks[0].message
+
+
+def test_a_part_never_set_is_diagnosed_as_the_variant_that_never_sets_it(tmp_path: Path) -> None:
+    (tmp_path / "mistakes.py").write_text(
+        "import importlib.util, pathlib\n"
+        "spec = importlib.util.spec_from_file_location('ref', pathlib.Path(__file__).with_name('ref.py'))\n"
+        "ref = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(ref)\n\n"
+        "class Layer__no_dW(ref.Layer):\n"
+        "    '''Your backward never stores dW.'''\n"
+        "    def backward(self, dZ):\n"
+        "        return dZ @ self.W\n\n"
+        "class Layer__dW_scaled(ref.Layer):\n"
+        "    '''Your dW is averaged over the batch.'''\n"
+        "    def backward(self, dZ):\n"
+        "        dA = super().backward(dZ)\n"
+        "        self.dW = self.dW / len(dZ)\n"
+        "        return dA\n")
+    (tmp_path / "ref.py").write_text(REFERENCE)
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
+            "mistakes_module": "mistakes.py", "problems": [{**LAYER, "mistakes": ["no_dW", "dW_scaled"]}]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    module = types.ModuleType("student")
+    exec(REFERENCE.replace("self.dW = dZ.T @ self.A", "grad_W = dZ.T @ self.A"), module.__dict__)  # noqa: S102
+    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                           ReferenceExpectations(assignment), "grade")
+    assert [d.mistake for d in result.diagnoses] == ["no_dW"]
+    assert result.score == pytest.approx(3 * (2 / 3 + 1 / 2) / 2)

@@ -34,7 +34,6 @@ def test_well_behaved_answers_keep_their_marks(report: GradeReport, name: str) -
 
 
 @pytest.mark.parametrize(("name", "words"), [
-    ("GetattrRaises", "reading `obj.W`: RuntimeError: no W for you"),
     ("GetattrHangs", "stopped"),
     ("PropertyObject", "returned a value of type builtins.function at '1'"),
     ("MetaclassEq", "could not be sent: RuntimeError: metaclass __eq__ exploded"),
@@ -47,3 +46,10 @@ def test_a_misbehaving_object_costs_its_problem_with_a_clear_message(report: Gra
     result = problem(report, name)
     assert result.score == 0
     assert words in result.failure, result.failure
+
+
+def test_a_read_that_raises_costs_only_its_part(report: GradeReport) -> None:
+    """``obj.W`` goes to a ``__getattr__`` that raises: W is wrong, y and b keep their credit."""
+    result = problem(report, "GetattrRaises")
+    assert result.score == pytest.approx(2 / 3)
+    assert "reading `obj.W` raised RuntimeError: no W for you" in result.failure, result.failure

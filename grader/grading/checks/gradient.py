@@ -24,6 +24,7 @@ from grader.grading.checks.registry import (Context, case_result, inputs_text, j
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, GradientCheck
 from grader.values import select
+from grader.wire import Unread
 
 
 def _as_float_array(value: Any) -> np.ndarray:
@@ -68,6 +69,8 @@ def autograd_gradient(function: Callable[..., Any], args: tuple[Any, ...], index
 
 def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck, path: str, detail: bool) -> Comparison:
     """The analytic gradient against the numerical one under gradcheck's rule (``compare_arrays``)."""
+    if isinstance(obtained, Unread):
+        return Comparison(path=path, equal=False, reason="missing", message=obtained.message)
     analytic = as_array(obtained)
     if analytic is None:
         got = type(obtained).__name__
