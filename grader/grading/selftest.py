@@ -207,6 +207,16 @@ def check_problem(
             detail.append(f"is also diagnosed as {others}")
         findings.append(Finding(problem.id, f"mistake {mistake.id!r} is rejected and diagnosed",
                                 rejected and diagnosed and not others, ", ".join(detail)))
+        if diagnosed and not others and any(case.visibility == "public" for case in problem.cases):
+            # What a student's self-check (public cases only) would tell someone making it.
+            public = grade_problem(assignment, problem, session_for({module_name: _module_with(
+                reference, problem.function_name, wrong)}, None), expectations, "check")
+            also = [d.mistake for d in public.diagnoses if d.mistake != mistake.id]
+            if also:
+                findings.append(Finding(
+                    problem.id, f"the public cases do not tell mistake {mistake.id!r} apart", True,
+                    f"on the public cases alone it is also diagnosed as {also}, so a student's self-check "
+                    "names both; a public case where they differ tells them apart", warning=True))
     findings.append(check_degenerates(assignment, problem, expectations, session_for))
     return findings
 

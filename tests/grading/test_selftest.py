@@ -44,3 +44,33 @@ def test_a_variant_only_a_property_rejects_is_not_named_and_lint_says_why(tmp_pa
     assert in_place.detail == ("is not diagnosed: only x kept rejects it, and a mistake is named by the parts value "
                                "and gradient checks compare; add a value check of the parts it changes")
     assert findings["mistake 'tripled' is rejected and diagnosed"].ok
+
+
+def test_mistakes_only_a_hidden_case_tells_apart_are_a_warning(tmp_path: Path) -> None:
+    """Where every |x| > 0.75 the two variants agree, so on such public cases a student's self-check
+    would name both; the hidden case tells them apart, so grading names one: lint warns."""
+    (tmp_path / "ref.py").write_text(REFERENCE)
+    (tmp_path / "mistakes.py").write_text(
+        'import numpy as np\n\ndef scale__abs(x):\n    """You doubled |x|."""\n    return 2 * np.abs(x)\n\n'
+        'def scale__small_dropped(x):\n    """You doubled |x| and dropped the small entries."""\n'
+        '    return 2 * np.abs(x) * (np.abs(x) > 0.75)\n\n'
+        'def scale__tripled(x):\n    """You multiplied by 3."""\n    return 3 * x\n')
+    spec = {"schema_version": 1, "assignment": "t", "module": "m", "reference": "ref.py",
+            "mistakes_module": "mistakes.py", "problems": [{
+                "id": "scale", "points": 2, "mistakes": ["abs", "small_dropped", "tripled"],
+                "cases": [{"name": "a", "visibility": "public", "args": {"x": [1.0, 0.5, -3.0]}},
+                          {"name": "b", "args": {"x": [-1.0, 2.0, 0.5]}}],
+                "checks": [{"kind": "value"}]}]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec))
+    assignment = load_spec(tmp_path / "t.yaml")
+    findings = check_problem(assignment, assignment.problems[0], ReferenceExpectations(assignment), InProcessSession)
+    assert all(finding.ok for finding in findings)
+    warned = {finding.what for finding in findings if finding.warning}
+    assert warned == set()
+    spec["problems"][0]["cases"][0]["args"]["x"] = [1.0, 2.0, -3.0]
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec))
+    assignment = load_spec(tmp_path / "t.yaml")
+    findings = check_problem(assignment, assignment.problems[0], ReferenceExpectations(assignment), InProcessSession)
+    warned = {finding.what for finding in findings if finding.warning}
+    assert warned == {"the public cases do not tell mistake 'abs' apart",
+                      "the public cases do not tell mistake 'small_dropped' apart"}
