@@ -192,9 +192,9 @@ def check_problem(
                                 f"waived: {waived}" if waived else f"only {len(problem.mistakes)} declared; declare "
                                 "more, or say why there are none in `no_typical_mistake`"))
     for mistake in problem.mistakes:
-        wrong = expectations.mistake_function(problem, mistake)
-        session = session_for({module_name: _module_with(reference, problem.function_name, wrong)}, None)
-        result = grade_problem(assignment, problem, session, expectations, "grade")
+        modules = {module_name: _module_with(reference, problem.function_name,
+                                             expectations.mistake_function(problem, mistake))}
+        result = grade_problem(assignment, problem, session_for(modules, None), expectations, "grade")
         rejected = result.score < problem.points - 1e-9
         diagnosed = any(d.mistake == mistake.id for d in result.diagnoses)
         others = [d.mistake for d in result.diagnoses if d.mistake != mistake.id]
@@ -209,8 +209,7 @@ def check_problem(
                                 rejected and diagnosed and not others, ", ".join(detail)))
         if diagnosed and not others and any(case.visibility == "public" for case in problem.cases):
             # What a student's self-check (public cases only) would tell someone making it.
-            public = grade_problem(assignment, problem, session_for({module_name: _module_with(
-                reference, problem.function_name, wrong)}, None), expectations, "check")
+            public = grade_problem(assignment, problem, session_for(modules, None), expectations, "check")
             also = [d.mistake for d in public.diagnoses if d.mistake != mistake.id]
             if also:
                 findings.append(Finding(
