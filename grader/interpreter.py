@@ -195,18 +195,19 @@ Before = Callable[[int, "_Run"], None]
 gradient moves a value in an object the steps made (``Target.at``)."""
 
 
-Unreadable = Callable[[str, BaseException], Any]
-"""Turns a read that raised (its text, the exception) into the value read in its place (``unread``)."""
+Unreadable = Callable[[BaseException], Any]
+"""Turns the exception a read raised into the value read in its place (``unread``)."""
 
 
-def unread(text: str, error: BaseException, describe: Callable[[BaseException], str]) -> Unread:
+def unread(error: BaseException, describe: Callable[[BaseException], str]) -> Unread:
     """What a read that raised leaves in its place: an ``Unread`` saying that the value does not
     exist (the interpreter's own lookup failed: an attribute never set, a key never stored) or
-    what reading it raised (the code's own property or ``__getitem__``)."""
+    what reading it raised (the code's own property or ``__getitem__``). Feedback puts the read's
+    name before it, as before every part's message."""
     frames = traceback.extract_tb(error.__traceback__)
     if isinstance(error, (AttributeError, KeyError, IndexError)) and frames and frames[-1].filename == __file__:
-        return Unread(f"`{text}` does not exist after the steps: your code never set it ({describe(error)})")
-    return Unread(f"reading `{text}` raised {describe(error)}")
+        return Unread(f"does not exist after the steps: your code never set it ({describe(error)})")
+    return Unread(f"reading it raised {describe(error)}")
 
 
 def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: bool = False,
@@ -256,7 +257,7 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
                 text = str(texts[index]) if index < len(texts) else f"#{index + 1}"
                 if unreadable is None:
                     raise StepFailed("reading", text) from error
-                reads.append(unreadable(text, error))
+                reads.append(unreadable(error))
         return tuple(reads)
     finally:
         runner.env.clear()

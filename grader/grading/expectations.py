@@ -38,8 +38,8 @@ def _moment(plan: dict[str, Any], target: Target) -> str:
     return f"moved before step {target.at + 1} `{plan['steps'][target.at]['text']}`"
 
 
-def _unreadable(text: str, error: BaseException) -> Any:
-    return interpreter.unread(text, error, lambda raised: f"{type(raised).__name__}: {raised}")
+def _unreadable(error: BaseException) -> Any:
+    return interpreter.unread(error, lambda raised: f"{type(raised).__name__}: {raised}")
 
 
 def _loaded_into(plan: dict[str, Any], target: Target) -> str:

@@ -251,7 +251,7 @@ class Worker:
                     else:
                         value = interpreter.run(
                             header["plan"], lookup, args, collect=self.contain_finalizers,
-                            unreadable=lambda text, error: interpreter.unread(text, error, self._describe))
+                            unreadable=lambda error: interpreter.unread(error, self._describe))
             except interpreter.NameNotDefined as missing:
                 return self._not_defined(module_name, missing.name), []
             except interpreter.StepFailed as failed:

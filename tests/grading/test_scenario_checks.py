@@ -139,11 +139,11 @@ def test_a_missing_attribute_costs_its_part_and_is_named(tmp_path: Path) -> None
     result = grade(tmp_path, LAYER, REFERENCE.replace("self.dW =", "self.grad_W ="))
     value, gradient = result.checks
     assert (value.score, gradient.score) == (pytest.approx(2 / 3), pytest.approx(1 / 2))
-    assert "`layer.dW` does not exist after the steps: your code never set it (AttributeError: " in value.message
-    assert "`layer.dW` does not exist after the steps" in gradient.message
+    assert "layer.dW: does not exist after the steps: your code never set it (AttributeError: " in value.message
+    assert "d/dW: `layer.dW` does not exist after the steps" in gradient.message
     raising = REFERENCE.replace("class Layer:", "class Layer:\n    @property\n    def dW(self):\n"
                                 "        raise RuntimeError('not yet')\n").replace("self.dW =", "self.grad_W =")
-    assert "reading `layer.dW` raised RuntimeError: not yet" in grade(tmp_path, LAYER, raising).checks[0].message
+    assert "layer.dW: reading it raised RuntimeError: not yet" in grade(tmp_path, LAYER, raising).checks[0].message
 
 
 def test_the_backward_is_graded_on_the_students_own_cache(tmp_path: Path) -> None:

@@ -52,4 +52,4 @@ def test_a_read_that_raises_costs_only_its_part(report: GradeReport) -> None:
     """``obj.W`` goes to a ``__getattr__`` that raises: W is wrong, y and b keep their credit."""
     result = problem(report, "GetattrRaises")
     assert result.score == pytest.approx(2 / 3)
-    assert "reading `obj.W` raised RuntimeError: no W for you" in result.failure, result.failure
+    assert "obj.W: reading it raised RuntimeError: no W for you" in result.failure, result.failure

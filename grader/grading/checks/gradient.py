@@ -69,8 +69,8 @@ def autograd_gradient(function: Callable[..., Any], args: tuple[Any, ...], index
 
 def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck, path: str, detail: bool) -> Comparison:
     """The analytic gradient against the numerical one under gradcheck's rule (``compare_arrays``)."""
-    if isinstance(obtained, Unread):
-        return Comparison(path=path, equal=False, reason="missing", message=obtained.message)
+    if isinstance(obtained, Unread):  # named, as a value check's part is: d/d(layer.W): `layer.dW` ...
+        return Comparison(path=path, equal=False, reason="missing", message=f"`{path}` {obtained.message}")
     analytic = as_array(obtained)
     if analytic is None:
         got = type(obtained).__name__
