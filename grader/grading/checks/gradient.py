@@ -169,9 +169,9 @@ def check_gradient(ctx: Context, check: GradientCheck) -> CheckResult:
                 # Through the student's forward, the reference's derivative is right too: a backward
                 # that does what the handout asks (test-mode dropout's dx = dout) after a forward
                 # that does not (scaling by p at test time) has made no mistake of its own.
-                if compare_gradient(part, reference[arg], check, path, detail=False).equal:
-                    against[arg] = reference[arg]
-                    comparison = compare_gradient(part, reference[arg], check, path, detail)
+                by_reference = compare_gradient(part, reference[arg], check, path, detail)
+                if by_reference.equal:
+                    against[arg], comparison = reference[arg], by_reference
             if not comparison.equal:
                 comparison = dataclasses.replace(comparison, message=f"{label}: {comparison.message}")
             comparisons.append(comparison)
