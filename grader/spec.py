@@ -256,8 +256,8 @@ class GradientCheck(_CheckBase):
         "reference", description="Whose forward is differentiated: the reference's, or the student's own "
         "(finite differences of the scenario run in the student's worker, as CS231n's notebooks check a "
         "backward against its own forward): a backward consistent with a wrong forward then keeps its "
-        "credit, the forward losing its own. Needs `of`; a gradient that is all zeros, all ones or an input "
-        "handed back where the reference's is not never passes.")
+        "credit, the forward losing its own; a derivative equal to the reference's passes too. Needs `of`; a "
+        "gradient that is all zeros, all ones or an input handed back where the reference's is not never passes.")
     eps: float = Field(1e-6, gt=0, description="Finite-difference step.")
     rtol: float = Field(1e-4, ge=0, description="Relative tolerance, as in torch.autograd.gradcheck.")
     atol: float = Field(1e-6, ge=0, description="Absolute tolerance, as in torch.autograd.gradcheck.")
