@@ -96,9 +96,9 @@ def build_autograder(
     if not (project / "pyproject.toml").is_file():
         raise UsageError(f"no pyproject.toml beside the grader package in {project}: build the autograder "
                          "package from a source checkout of the grader (pip install -e .)")
-    course_files = [assignment.source] + [assignment.resolve(relative) for relative in
-                                          (assignment.reference, assignment.mistakes_module, assignment.handout)
-                                          if relative]
+    # Every file grading reads (the helpers and checks modules too), and the handout.
+    course_files = assignment.instructor_files() + ([assignment.resolve(assignment.handout)]
+                                                    if assignment.handout else [])
     top = Path(os.path.commonpath([path.parent for path in course_files]))
     spec = assignment.source.relative_to(top).as_posix()
     data_files = sorted(path for path in data_dir.iterdir() if path.is_file()) if data_dir else []

@@ -239,3 +239,30 @@ def test_without_namespaces_the_package_is_kept_from_student_code(run: Run, tmp_
     assert "namespaces not allowed on this machine" in results["output"]
     assert "instructor files are unreadable to workers" in results["output"]
     assert "dedicated unprivileged user" in results["output"]
+
+
+def test_the_package_holds_every_file_the_spec_names(tmp_path: Path) -> None:
+    """A spec with a helpers module and a checks module: both are in the zip, beside the spec,
+    reference, mistakes and handout, so the unzipped spec loads (it did not: every submission's
+    run stopped on "field 'helpers': file ... does not exist")."""
+    from grader.kit.autograder import build_autograder
+
+    course = tmp_path / "course"
+    (course / "problems").mkdir(parents=True)
+    (course / "reference").mkdir()
+    for name in ("hw9.py", "hw9_mistakes.py", "hw9_helpers.py", "hw9_checks.py"):
+        (course / "reference" / name).write_text("def f(x):\n    return x\n")
+    (course / "problems" / "handout-hw9.md").write_text("# hw9\n")
+    spec = {"schema_version": 1, "assignment": "hw9", "module": "hw9", "reference": "../reference/hw9.py",
+            "mistakes_module": "../reference/hw9_mistakes.py", "helpers": "../reference/hw9_helpers.py",
+            "checks_module": "../reference/hw9_checks.py", "handout": "handout-hw9.md", "problems": [{
+                "id": "f", "points": 1, "no_typical_mistake": "a test",
+                "cases": [{"name": "a", "visibility": "public", "args": {"x": 1.0}}], "checks": [{"kind": "value"}]}]}
+    (course / "problems" / "hw9.yaml").write_text(json.dumps(spec))
+    package = build_autograder(load_spec(course / "problems" / "hw9.yaml"), tmp_path / "hw9.zip")
+    with zipfile.ZipFile(package) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "unzipped")
+    assert {f"course/reference/{name}" for name in ("hw9.py", "hw9_mistakes.py", "hw9_helpers.py",
+                                                    "hw9_checks.py")} <= names
+    assert load_spec(tmp_path / "unzipped" / "course" / "problems" / "hw9.yaml").helpers
