@@ -8,6 +8,7 @@ gets a result with a clear reason; only errors of the instructor's making raise.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -145,8 +146,35 @@ def _grade_all(assignment: Assignment, session: Session, expectations: Any, mode
             outcomes[problem.id].update(ran)
             if output:
                 printed[problem.id].append(output)
-    return tuple(judge_problem(problem, contexts, calls, outcomes[problem.id], "".join(printed[problem.id]),
-                               expectations, mode) for problem, contexts, calls in planned)
+    results = tuple(judge_problem(problem, contexts, calls, outcomes[problem.id], "".join(printed[problem.id]),
+                                  expectations, mode) for problem, contexts, calls in planned)
+    return with_feeders(assignment, results)
+
+
+def with_feeders(assignment: Assignment, results: tuple[ProblemResult, ...]) -> tuple[ProblemResult, ...]:
+    """Each failing scenario problem whose steps run another graded function that loses points in
+    its own problem says so in its first failing check: a backward fed a wrong forward's cache
+    fails (or crashes) where the mistake is not, and the student should fix the forward first."""
+    by_function = {problem.function_name: (problem, result) for problem, result in zip(assignment.problems, results)}
+    noted = []
+    for problem, result in zip(assignment.problems, results):
+        failing = [index for index, check in enumerate(result.checks) if check.counted
+                   and check.outcome is not Outcome.PASSED]
+        feeders = [(name, where, by_function[name][0].id) for name, where in
+                   (problem.steps.global_names().items() if problem.steps is not None else ())
+                   if name != problem.function_name and name in by_function
+                   and not by_function[name][1].passed and by_function[name][1].max_score > 0]
+        if not failing or not feeders:
+            noted.append(result)
+            continue
+        note = "; ".join(f"{where} runs your {name}, which loses points in problem {feeder}"
+                         for name, where, feeder in feeders)
+        checks = list(result.checks)
+        first = checks[failing[0]]
+        checks[failing[0]] = dataclasses.replace(first, message=f"{first.message} (note: {note}: what it returns "
+                                                                  "may be why this fails; fix it first)")
+        noted.append(dataclasses.replace(result, checks=tuple(checks)))
+    return tuple(noted)
 
 
 def grade_submission(
