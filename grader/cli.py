@@ -369,7 +369,8 @@ def add_kit_commands(commands: argparse._SubParsersAction, add_common: Callable[
     init = commands.add_parser("init-ci", help="set up a submission repository's CI (GitHub Actions, GitLab)")
     init.add_argument("kit", type=Path, help="student kit folder (grader bundle)")
     init.add_argument("--out", type=Path, required=True, help="the submission repository")
-    init.add_argument("--kit-dir", default=".grader-kit", help="where the kit goes in the repository")
+    init.add_argument("--kit-dir", default="tests-grader",
+                      help="where the kit goes in the repository (default tests-grader, as the kit's README says)")
     init.add_argument("--grader-spec", default="dl-grader",
                       help="pip requirement installing the grader (default dl-grader; e.g. git+https://...)")
     init.add_argument("--min-score", type=float, default=None, help="passed on to grader ci")

@@ -47,7 +47,7 @@ from grader.grading import environment
 from grader.grading.diagnosis import diagnosed_by
 from grader.grading.expectations import KitExpectations, MistakeRaised, ReferenceExpectations
 from grader.grading.preflight import verify_reference
-from grader.kit.selfcheck import KIT_SPEC, is_kit
+from grader.kit.selfcheck import KIT_SPEC, STUDENT_KIT_DIR, is_kit
 from grader.kit.starter import write_starter
 from grader.spec import (AccuracyCheck, Assignment, CustomCheck, GradientCheck, Mistake, Problem, StabilityCheck,
                          ValueCheck, load_spec)
@@ -306,9 +306,6 @@ def validate_kit(folder: Path, original: Assignment) -> None:
                         expectations.expected(problem, case)
 
 
-STUDENT_KIT_DIR = "tests-grader"
-"""Where the README tells students to keep the kit: at the top of their repository, named so that
-a plain ``pytest`` loads its conftest.py."""
 
 README = """\
 # {title}: student kit

@@ -24,6 +24,9 @@ from grader.sandbox.session import SandboxSession
 from grader.spec import Assignment, load_spec
 
 KIT_SPEC = "spec.yaml"
+STUDENT_KIT_DIR = "tests-grader"
+"""Where students keep the kit in their repository (its README says so, and ``grader init-ci``
+copies it there): at the top, named so that a plain ``pytest`` loads its conftest.py."""
 
 
 def is_kit(path: Path) -> bool:

@@ -1,6 +1,6 @@
 """Continuous integration on submission repositories: workflow files and the job summary.
 
-``grader init-ci KIT --out REPO`` copies the student kit into the repository (``.grader-kit/`` by
+``grader init-ci KIT --out REPO`` copies the student kit into the repository (``tests-grader/`` by
 default) and writes two workflow files that need nothing else:
 
 - ``.github/workflows/grader.yml`` (GitHub Actions): checkout, Python 3.11, PyTorch's CPU build,
@@ -32,7 +32,7 @@ import jinja2
 
 from grader.errors import UsageError
 from grader.grading import environment
-from grader.kit.selfcheck import KIT_SPEC, is_kit
+from grader.kit.selfcheck import KIT_SPEC, STUDENT_KIT_DIR, is_kit
 from grader.results import GradeReport, ProblemResult
 from grader.spec import load_spec
 
@@ -43,7 +43,6 @@ TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 DEFAULT_GRADER_SPEC = "dl-grader"
 SYSTEMS = ("ubuntu-latest", "windows-latest", "macos-latest")
 """GitHub-hosted runners the workflow can run on; ubuntu-latest always."""
-DEFAULT_KIT_DIR = ".grader-kit"
 JUNIT_FILE = "grader-junit.xml"
 GITHUB_WORKFLOW = Path(".github/workflows/grader.yml")
 GITLAB_CI = Path(".gitlab-ci.yml")
@@ -75,7 +74,7 @@ def _single_line(value: str, what: str) -> str:
 def render_workflows(
     assignment: str,
     *,
-    kit_dir: str = DEFAULT_KIT_DIR,
+    kit_dir: str = STUDENT_KIT_DIR,
     grader_spec: str = DEFAULT_GRADER_SPEC,
     min_score: float | None = None,
     systems: tuple[str, ...] = (),
@@ -125,7 +124,7 @@ def init_ci(
     kit: Path,
     repo: Path,
     *,
-    kit_dir: str = DEFAULT_KIT_DIR,
+    kit_dir: str = STUDENT_KIT_DIR,
     grader_spec: str = DEFAULT_GRADER_SPEC,
     min_score: float | None = None,
     force: bool = False,

@@ -208,7 +208,7 @@ def test_github_workflow_installs_torch_then_the_grader_and_runs_grader_ci() -> 
     script = "\n".join(step.get("run", "") for step in steps)
     torch_line = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
     assert torch_line in script and script.index(torch_line) < script.index("pip install dl-grader")
-    assert "grader ci .grader-kit . --junit grader-junit.xml" in script
+    assert "grader ci tests-grader . --junit grader-junit.xml" in script
     upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@"))
     report = next(step for step in steps if step.get("uses", "").startswith("dorny/test-reporter@"))
     assert upload["if"] == report["if"] == "always()"
@@ -230,7 +230,7 @@ def test_github_workflow_can_check_on_windows_and_macos_too(tmp_path) -> None:
     # CPU torch on every runner: the CPU index on Linux and Windows, PyPI (CPU wheels) on macOS.
     assert ('if [ "$RUNNER_OS" = macOS ]; then pip install torch==2.13.0; '
             'else pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu; fi') in script
-    assert "grader ci .grader-kit . --junit grader-junit.xml" in script
+    assert "grader ci tests-grader . --junit grader-junit.xml" in script
     upload = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["name"] == "grader-junit-${{ matrix.os }}"  # one artifact per runner
     # Windows alone: still a matrix with Linux, and no macOS branch in the install.
@@ -250,7 +250,7 @@ def test_gitlab_ci_declares_the_junit_report() -> None:
     pipeline = yaml.safe_load(render_workflows("hw1", min_score=60)[GITLAB_CI])
     job = pipeline["grader"]
     assert job["image"] == "python:3.11"
-    assert job["script"][-1] == "grader ci .grader-kit . --junit grader-junit.xml --min-score 60"
+    assert job["script"][-1] == "grader ci tests-grader . --junit grader-junit.xml --min-score 60"
     assert any("torch==2.13.0" in line and "whl/cpu" in line for line in job["script"])
     assert job["artifacts"]["reports"]["junit"] == "grader-junit.xml"
     assert job["artifacts"]["when"] == "always"
@@ -270,8 +270,8 @@ def test_odd_values_stay_quoted_in_yaml_and_shell() -> None:
 def test_init_ci_copies_the_kit_and_writes_both_workflows(tmp_path, capsys) -> None:
     kit, repo = _kit(tmp_path), tmp_path / "repo"
     assert main(["init-ci", str(kit), "--out", str(repo), "--grader-spec", "dl-grader==0.1.0"]) == 0
-    assert (repo / ".grader-kit" / "spec.yaml").read_bytes() == (kit / "spec.yaml").read_bytes()
-    assert checking.is_kit(repo / ".grader-kit")
+    assert (repo / "tests-grader" / "spec.yaml").read_bytes() == (kit / "spec.yaml").read_bytes()
+    assert checking.is_kit(repo / "tests-grader")
     for path in (GITHUB_WORKFLOW, GITLAB_CI):
         text = (repo / path).read_text()
         assert "pip install dl-grader==0.1.0" in text and "hw9" in text
