@@ -261,10 +261,11 @@ class Worker:
                 return self._error_reply(error, _perf_counter() - start), []
         modified = [index for index, (arg, saved) in enumerate(zip(args.values(), before))
                     if saved is not None and (_tobytes(arg) != saved[0] or arg.shape != saved[1])]
-        return self._value_reply(value, _perf_counter() - start, caught, modified)
+        return self._value_reply(value, _perf_counter() - start, caught, modified,
+                                 reads=not isinstance(numgrad, dict))
 
     def _value_reply(self, value: Any, seconds: float, caught: list[warnings.WarningMessage],
-                     modified: list[int]) -> tuple[dict[str, Any], list[bytes]]:
+                     modified: list[int], *, reads: bool = False) -> tuple[dict[str, Any], list[bytes]]:
         floating = [
             _trim(f"{w.category.__name__}: {w.message}", 300)
             for w in caught
@@ -273,7 +274,8 @@ class Worker:
         out_blobs: list[bytes] = []
         try:
             # The size is checked before anything is serialised, so a huge array costs no copy.
-            node = wire.encode(to_plain(value), out_blobs, max_bytes=self.max_return_bytes)
+            node = (self._encode_reads(value, out_blobs) if reads
+                    else wire.encode(to_plain(value), out_blobs, max_bytes=self.max_return_bytes))
         except wire.WireError as error:
             return {"status": "bad_return", "message": str(error), "seconds": seconds}, []
         except RecursionError:
@@ -287,6 +289,20 @@ class Worker:
             "modified_args": modified,
             "warnings": floating,
         }, out_blobs
+
+    def _encode_reads(self, reads: tuple[Any, ...], out_blobs: list[bytes]) -> dict[str, Any]:
+        """A scenario's reads, each on its own: one whose value may not cross (an object, a nesting too
+        deep, past the size limit) is sent as ``wire.Unread`` and costs only its part."""
+        items = []
+        for read in reads:
+            mark = len(out_blobs)
+            try:
+                items.append(wire.encode(to_plain(read), out_blobs, max_bytes=self.max_return_bytes))
+            except Exception as error:  # noqa: BLE001 - whatever the student's value did, its part says so
+                del out_blobs[mark:]
+                reason = str(error) if isinstance(error, wire.WireError) else self._describe(error)
+                items.append(wire.encode(wire.Unread(_trim(f"could not be sent: {reason}", 300)), out_blobs))
+        return {"t": "tuple", "items": items}
 
     def evaluate_model(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
 
