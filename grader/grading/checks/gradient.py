@@ -76,7 +76,8 @@ def compare_gradient(obtained: Any, numerical: np.ndarray, check: GradientCheck,
         got = type(obtained).__name__
         if obtained is None and path.endswith(".grad"):
             # torch leaves .grad None where backward never reached: the likeliest cause is worth saying.
-            got = "None: no gradient reached it (a .detach(), .data or numpy on the way cuts autograd's graph)"
+            got = ("None: no gradient reached it (a .detach(), .data or numpy on the way cuts autograd's graph), "
+                   "or it is not a leaf tensor, whose .grad torch does not keep")
         return Comparison(path=path, equal=False, reason="type", message=f"expected an array, got {got}")
     return compare_arrays(analytic, numerical, rtol=check.rtol, atol=check.atol, path=path, detail=detail, rule="sum")
 
