@@ -6,7 +6,9 @@ or by torch autograd, and cached per case by the expectations. The verdict follo
 ``torch.autograd.gradcheck`` (every entry within ``atol + rtol * |numerical|``) and the feedback
 reports the relative error as every check does (``grader.compare.RELATIVE_ERROR``): 2 for a wrong
 sign, 1 for a spurious factor 2, below 1e-7 for a correct float64 implementation. Each part (each
-argument of ``wrt``) earns its share on its own (``registry.combine``).
+key of ``wrt``: an argument, or where a value lives, ``layer.W``) earns its share on its own
+(``registry.part_score``). With ``through: student`` the derivative is also taken of the student's
+own forward, in their worker, and a part passes when it matches either that one or the reference's.
 """
 
 from __future__ import annotations
