@@ -272,6 +272,13 @@ def run_selftest(assignment: Assignment, *, session_for: SessionFor, data_dir: P
     """Self-test every problem, running the reference and its mistakes in ``session_for`` sessions."""
     expectations = expectations or ReferenceExpectations(assignment, data_dir=data_dir)
     findings: list[Finding] = []
+    handout = assignment.resolve(assignment.handout).read_text(encoding="utf-8") if assignment.handout else None
     for problem in assignment.problems:
         findings += check_problem(assignment, problem, expectations, session_for)
+        graded_name = not any(isinstance(check, AccuracyCheck) for check in problem.checks)  # a model's is its own
+        if handout is not None and graded_name and problem.function_name not in handout:
+            # Students learn the contract from it, and the kit ships it as it is (a skeleton's
+            # handout still describing the skeleton's problems).
+            findings.append(Finding(problem.id, f"the handout names {problem.function_name}", True,
+                                    f"{assignment.handout} never mentions `{problem.function_name}`", warning=True))
     return findings

@@ -74,3 +74,22 @@ def test_mistakes_only_a_hidden_case_tells_apart_are_a_warning(tmp_path: Path) -
     warned = {finding.what for finding in findings if finding.warning}
     assert warned == {"the public cases do not tell mistake 'abs' apart",
                       "the public cases do not tell mistake 'small_dropped' apart"}
+
+
+def test_a_handout_that_never_names_a_graded_function_is_a_warning(tmp_path: Path) -> None:
+    from grader.grading.selftest import run_selftest
+
+    (tmp_path / "ref.py").write_text(REFERENCE)
+    (tmp_path / "mistakes.py").write_text(MISTAKES)
+    (tmp_path / "handout.md").write_text("# hw\n\n`softmax(x)` returns the softmax of each row.\n")
+    spec = {"schema_version": 1, "assignment": "t", "module": "m", "reference": "ref.py", "handout": "handout.md",
+            "mistakes_module": "mistakes.py", "problems": [{
+                "id": "scale", "points": 2, "mistakes": ["in_place", "tripled"],
+                "cases": [{"name": "a", "visibility": "public", "args": {"x": [1.0, 2.0]}}],
+                "checks": [{"kind": "value"}]}]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec))
+    findings = run_selftest(load_spec(tmp_path / "t.yaml"), session_for=InProcessSession)
+    assert [f.line() for f in findings if f.warning] == [
+        "[warn] scale: the handout names scale - handout.md never mentions `scale`"]
+    (tmp_path / "handout.md").write_text("# hw\n\n`scale(x)` doubles x.\n")
+    assert not any(f.warning for f in run_selftest(load_spec(tmp_path / "t.yaml"), session_for=InProcessSession))
