@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from grader.wire import TensorArg
+from grader.wire import TensorArg, Unread
 
 _isinstance = isinstance  # bound at import, like the worker's own references to builtins
 
@@ -59,3 +59,12 @@ def select(value: Any, path: list[str | int]) -> Any:
         else:
             raise KeyError(part)
     return value
+
+
+def first_unread(value: Any) -> Unread | None:
+    """The first part of a value that could not be read (``wire.Unread``), if any: a check that
+    judges the value as a whole (a property, an instructor's judge) fails with its message."""
+    if isinstance(value, Unread):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
+    return next((found for found in map(first_unread, items) if found is not None), None)

@@ -421,3 +421,26 @@ def test_a_part_never_set_is_diagnosed_as_the_variant_that_never_sets_it(tmp_pat
                            ReferenceExpectations(assignment), "grade")
     assert [d.mistake for d in result.diagnoses] == ["no_dW"]
     assert result.score == pytest.approx(3 * (2 / 3 + 1 / 2) / 2)
+
+
+def test_checks_of_a_whole_answer_fail_on_a_part_never_set_with_its_reason(tmp_path: Path) -> None:
+    """A property of a part never read holds of nothing, and an instructor's judge is promised plain
+    values: both fail with the read's reason, where `finite` passed and the judge raised."""
+    (tmp_path / "checks.py").write_text("def anything(value, expected, args):\n    return True\n")
+    problem = {**LAYER, "checks": [{"kind": "value"},
+                                   {"kind": "property", "name": "finite", "property": "finite", "part": "layer.dW"},
+                                   {"kind": "custom", "name": "judged", "judge": "anything"}]}
+    (tmp_path / "ref.py").write_text(REFERENCE)
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
+            "checks_module": "checks.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    module = types.ModuleType("student")
+    exec(REFERENCE.replace("self.dW =", "self.grad_W ="), module.__dict__)  # noqa: S102 - trusted test code
+    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                           ReferenceExpectations(assignment), "grade")
+    checks = {check.name: check for check in result.checks}
+    assert checks["finite"].outcome is Outcome.FAILED
+    assert "layer.dW: does not exist after the steps" in checks["finite"].message
+    assert checks["judged"].outcome is Outcome.FAILED
+    assert "a part of the answer: does not exist after the steps" in checks["judged"].message

@@ -27,6 +27,7 @@ from grader.errors import SpecError
 from grader.grading.checks.registry import Context, case_result, inputs_text, judge_cases, plan_base_calls, register
 from grader.results import CaseResult, CheckResult, Outcome
 from grader.spec import Assignment, Case, CustomCheck
+from grader.values import first_unread
 
 ENTRY_POINT_GROUP = "dl_grader.checks"
 
@@ -67,8 +68,12 @@ def check_custom(ctx: Context, check: CustomCheck) -> CheckResult:
     def decide(case: Case, outcome: CallOutcome) -> CaseResult:
         expected = ctx.expectations.expected(ctx.problem, case)
         arguments = dict(zip(case.args, case_args(case)))
+        unread = first_unread(outcome.value)
         try:
-            passed, message = _verdict(judge(outcome.value, expected, arguments, **check.options))
+            # A judge is promised plain values: an answer with a part that could not be read is
+            # not judged, and fails with why.
+            passed, message = (False, f"a part of the answer: {unread.message}") if unread is not None else _verdict(
+                judge(outcome.value, expected, arguments, **check.options))
         except Exception as error:  # noqa: BLE001 - a judge meeting an answer it did not foresee
             passed, message = False, f"the check could not judge this answer ({type(error).__name__})"
         if passed:

@@ -14,7 +14,7 @@ from grader.grading.checks.registry import (Context, case_result, inputs_text, j
                                            plan_base_calls, register)
 from grader.results import CaseResult, CheckResult, Comparison, Outcome
 from grader.spec import Case, PropertyCheck, StabilityCheck, ValueCheck
-from grader.values import select
+from grader.values import first_unread, select
 
 
 def value_comparisons(ctx: Context, check: ValueCheck, case: Case, value: Any, expected: Any) -> list[Comparison]:
@@ -173,6 +173,9 @@ def _property_violation(ctx: Context, check: PropertyCheck, case: Case, value: A
             value = select(value, ctx.problem.part_path(check.part))
         except KeyError:
             return f"the output has no part {check.part}"
+    unread = first_unread(value)
+    if unread is not None:  # a property of a value never read holds of nothing
+        return f"{check.part or 'a part'}: {unread.message}"
     if check.property == "finite":
         bad = sum(int((~np.isfinite(leaf.astype(np.float64))).sum()) for leaf in _leaves(value)
                   if leaf.dtype.kind in "biufc")
