@@ -377,9 +377,14 @@ class Mistake(_Model):
     id: str = Field(pattern=r"^[A-Za-z0-9_]+$", description="Names the mistake in reports and in "
                     "the mistakes module's function `<function>__<id>`.")
     implementation: str | None = Field(
-        None, description="Function in the mistakes module; default '<function>__<id>'."
+        None, description="Function in the mistakes module; default '<function>__<id>', <function> being "
+        "the one it replaces."
     )
     message: str | None = Field(None, description="Told to the student; default the docstring.")
+    replaces: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The function or class of the student's module "
+        "the variant stands in for; default the problem's own. On a scenario, another that its steps call: "
+        "a forward's mistake on a problem graded on its backward (`replaces: rnn_step_forward`).")
 
 
 class Survivor(_Model):
@@ -481,6 +486,10 @@ class Problem(_Model):
         if parts and parts[0] in names:
             parts[0] = names.index(str(parts[0]))
         return parts
+
+    def replaced_by(self, mistake: Mistake) -> str:
+        """The name a declared mistake stands in for: its ``replaces``, or the problem's function."""
+        return mistake.replaces or self.function_name
 
     def gradient_of(self, check: "GradientCheck") -> Scenario | None:
         """A gradient check's `of`, as a scenario whose only read is the value
@@ -606,6 +615,11 @@ class Assignment(_Model):
             for m_index, mistake_id in enumerate(ids):
                 if mistake_id in ids[:m_index]:
                     raise _FieldError(f"{where}.mistakes.{m_index}.id", f"duplicate mistake {mistake_id!r}")
+            for m_index, mistake in enumerate(problem.mistakes):
+                called = set(problem.steps.global_names()) if problem.steps is not None else {problem.function_name}
+                if mistake.replaces is not None and mistake.replaces not in called:
+                    raise _FieldError(f"{where}.mistakes.{m_index}.replaces",
+                                      f"{mistake.replaces!r} is not called by the problem; it calls {sorted(called)}")
             declared = [survivor.mutant for survivor in problem.survivors]
             for s_index, mutant_id in enumerate(declared):
                 if mutant_id in declared[:s_index]:

@@ -137,13 +137,13 @@ class ReferenceExpectations:
             raise ReferenceImplementationError(f"{self.assignment.source}: the spec names no reference module")
         return reference.function_of(self._reference, name, what="reference function")
 
-    def _lookup(self, problem: Problem, replaced: Callable[..., Any] | None = None) -> interpreter.Lookup:
-        """How a scenario on the reference finds its functions and classes (one of them replaced by a
-        declared mistake, to compute what that mistake returns)."""
+    def _lookup(self, problem: Problem, replaced: tuple[str, Callable[..., Any]] | None = None) -> interpreter.Lookup:
+        """How a scenario on the reference finds its functions and classes (one of them, by name,
+        replaced by a declared mistake, to compute what that mistake returns)."""
 
         def lookup(name: str) -> Any:
-            if replaced is not None and name == problem.function_name:
-                return replaced
+            if replaced is not None and name == replaced[0]:
+                return replaced[1]
             return self._reference_function(name)
 
         return lookup
@@ -256,7 +256,7 @@ class ReferenceExpectations:
     def mistake_function(self, problem: Problem, mistake: Mistake) -> Callable[..., Any]:
         if self._mistakes is None:
             raise ReferenceImplementationError(f"{self.assignment.source}: the spec names no mistakes module")
-        name = mistake.implementation or f"{problem.function_name}__{mistake.id}"
+        name = mistake.implementation or f"{problem.replaced_by(mistake)}__{mistake.id}"
         return reference.function_of(self._mistakes, name, what=f"mistake of problem {problem.id!r}")
 
     def mistake_message(self, problem: Problem, mistake: Mistake) -> str:
@@ -267,7 +267,8 @@ class ReferenceExpectations:
 
     def mistake_output(self, problem: Problem, mistake: Mistake, case: Case) -> Any:
         def compute() -> Any:
-            lookup = self._lookup(problem, replaced=self.mistake_function(problem, mistake))
+            lookup = self._lookup(problem, replaced=(problem.replaced_by(mistake),
+                                                     self.mistake_function(problem, mistake)))
             try:
                 # A mistake may overflow on purpose; its warnings are not the instructor's concern.
                 with warnings.catch_warnings(), np.errstate(all="ignore"):

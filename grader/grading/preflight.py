@@ -76,14 +76,15 @@ def verify_problem(expectations: ReferenceExpectations, problem: Problem) -> Non
 
 
 def _verify_mistake_signatures(expectations: ReferenceExpectations, problem: Problem, reference: object) -> None:
-    """Each declared mistake of a function takes that function's parameters: it is swapped in for
-    the problem's own function, so a forward's mistake declared on a backward problem would only
+    """Each declared mistake takes the parameters of the function it is swapped in for (the
+    problem's own, or its ``replaces``): a forward's variant swapped in for a backward would only
     raise, and a student whose code raises would be told they made it."""
-    graded = getattr(reference, problem.function_name, None)
-    if not problem.mistakes or not inspect.isfunction(graded):
-        return
-    expected = list(inspect.signature(graded).parameters)
     for index, mistake in enumerate(problem.mistakes):
+        name = problem.replaced_by(mistake)
+        graded = getattr(reference, name, None)
+        if not inspect.isfunction(graded):
+            continue
+        expected = list(inspect.signature(graded).parameters)
         try:
             variant = expectations.mistake_function(problem, mistake)
         except ReferenceImplementationError:
@@ -94,9 +95,9 @@ def _verify_mistake_signatures(expectations: ReferenceExpectations, problem: Pro
         if takes != expected:
             raise SpecError(
                 f"mistake {mistake.id!r} ({variant.__name__}) takes ({', '.join(takes)}), but "
-                f"{problem.function_name} takes ({', '.join(expected)}): a mistake replaces the problem's own "
-                "function, so a mistake of another function (a forward's, on a problem graded on its backward) "
-                "belongs to a problem of that function",
+                f"{name} takes ({', '.join(expected)}): a mistake replaces the problem's own function, or "
+                "the one its `replaces:` names (a forward's mistake on a problem graded on its backward: "
+                "`replaces: <the forward>`)",
                 file=str(expectations.assignment.source), problem=problem.id, field=f"mistakes.{index}")
 
 

@@ -192,7 +192,7 @@ def check_problem(
                                 f"waived: {waived}" if waived else f"only {len(problem.mistakes)} declared; declare "
                                 "more, or say why there are none in `no_typical_mistake`"))
     for mistake in problem.mistakes:
-        modules = {module_name: _module_with(reference, problem.function_name,
+        modules = {module_name: _module_with(reference, problem.replaced_by(mistake),
                                              expectations.mistake_function(problem, mistake))}
         result = grade_problem(assignment, problem, session_for(modules, None), expectations, "grade")
         rejected = result.score < problem.points - 1e-9

@@ -444,3 +444,35 @@ def test_checks_of_a_whole_answer_fail_on_a_part_never_set_with_its_reason(tmp_p
     assert "layer.dW: does not exist after the steps" in checks["finite"].message
     assert checks["judged"].outcome is Outcome.FAILED
     assert "a part of the answer: does not exist after the steps" in checks["judged"].message
+
+
+def test_a_mistake_may_replace_another_function_the_scenario_calls(tmp_path: Path) -> None:
+    """On a problem graded on its backward, a forward's typical mistake is declared with `replaces:`:
+    the variant stands in for the forward, the lint self-test proves it, and a student making it is
+    told so."""
+    from grader.errors import SpecError
+    from grader.grading.selftest import check_problem
+
+    (tmp_path / "ref.py").write_text(REFERENCE)
+    (tmp_path / "mistakes.py").write_text(
+        "def forward__cache_swapped(x, w):\n    '''Your forward caches (w, x): the backward reads them swapped.'''\n"
+        "    return x @ w, (w.T, x.T)\n\n"
+        "def backward__dw_transposed(dout, cache):\n    '''Your dw is transposed.'''\n"
+        "    x, w = cache\n    return dout @ w.T, (x.T @ dout).T\n")
+    problem = {**BACKWARD, "mistakes": [{"id": "cache_swapped", "replaces": "forward"}, "dw_transposed"]}
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
+            "mistakes_module": "mistakes.py", "problems": [problem]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assignment = load_spec(tmp_path / "t.yaml")
+    findings = check_problem(assignment, assignment.problems[0], ReferenceExpectations(assignment), InProcessSession)
+    assert all(finding.ok for finding in findings), [finding.line() for finding in findings if not finding.ok]
+    module = types.ModuleType("student")
+    exec(REFERENCE.replace("return x @ w, (x, w)", "return x @ w, (w.T, x.T)"), module.__dict__)  # noqa: S102
+    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
+                           ReferenceExpectations(assignment), "grade")
+    assert [d.mistake for d in result.diagnoses] == ["cache_swapped"]
+
+    problem["mistakes"][0]["replaces"] = "momentum"
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(SpecError, match=r"mistakes.0.replaces.*'momentum' is not called by the problem"):
+        load_spec(tmp_path / "t.yaml")
