@@ -253,11 +253,11 @@ def run(plan: dict[str, Any], lookup: Lookup, args: dict[str, Any], *, collect: 
             except NameNotDefined:
                 raise
             except BaseException as error:
+                if unreadable is not None:
+                    reads.append(unreadable(error))
+                    continue
                 texts = plan.get("read_texts") or []
-                text = str(texts[index]) if index < len(texts) else f"#{index + 1}"
-                if unreadable is None:
-                    raise StepFailed("reading", text) from error
-                reads.append(unreadable(error))
+                raise StepFailed("reading", str(texts[index]) if index < len(texts) else f"#{index + 1}") from error
         return tuple(reads)
     finally:
         runner.env.clear()

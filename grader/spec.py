@@ -615,8 +615,8 @@ class Assignment(_Model):
             for m_index, mistake_id in enumerate(ids):
                 if mistake_id in ids[:m_index]:
                     raise _FieldError(f"{where}.mistakes.{m_index}.id", f"duplicate mistake {mistake_id!r}")
+            called = set(problem.steps.global_names()) if problem.steps is not None else {problem.function_name}
             for m_index, mistake in enumerate(problem.mistakes):
-                called = set(problem.steps.global_names()) if problem.steps is not None else {problem.function_name}
                 if mistake.replaces is not None and mistake.replaces not in called:
                     raise _FieldError(f"{where}.mistakes.{m_index}.replaces",
                                       f"{mistake.replaces!r} is not called by the problem; it calls {sorted(called)}")

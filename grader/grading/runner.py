@@ -161,10 +161,10 @@ def with_feeders(assignment: Assignment, results: tuple[ProblemResult, ...]) -> 
         failing = [index for index, check in enumerate(result.checks) if check.counted
                    and check.outcome is not Outcome.PASSED]
         feeders = [(name, where, by_function[name][0].id) for name, where in
-                   (problem.steps.global_names().items() if problem.steps is not None else ())
+                   (problem.steps.global_names().items() if failing and problem.steps is not None else ())
                    if name != problem.function_name and name in by_function
                    and not by_function[name][1].passed and by_function[name][1].max_score > 0]
-        if not failing or not feeders:
+        if not feeders:
             noted.append(result)
             continue
         note = "; ".join(f"{where} runs your {name}, which loses points in problem {feeder}"

@@ -69,13 +69,15 @@ def check_custom(ctx: Context, check: CustomCheck) -> CheckResult:
         expected = ctx.expectations.expected(ctx.problem, case)
         arguments = dict(zip(case.args, case_args(case)))
         unread = first_unread(outcome.value)
-        try:
+        if unread is not None:
             # A judge is promised plain values: an answer with a part that could not be read is
             # not judged, and fails with why.
-            passed, message = (False, f"a part of the answer: {unread.message}") if unread is not None else _verdict(
-                judge(outcome.value, expected, arguments, **check.options))
-        except Exception as error:  # noqa: BLE001 - a judge meeting an answer it did not foresee
-            passed, message = False, f"the check could not judge this answer ({type(error).__name__})"
+            passed, message = False, f"a part of the answer: {unread.message}"
+        else:
+            try:
+                passed, message = _verdict(judge(outcome.value, expected, arguments, **check.options))
+            except Exception as error:  # noqa: BLE001 - a judge meeting an answer it did not foresee
+                passed, message = False, f"the check could not judge this answer ({type(error).__name__})"
         if passed:
             return case_result(ctx, case, Outcome.PASSED, "")
         return case_result(ctx, case, Outcome.FAILED, message or f"{check.judge} rejected the answer",
