@@ -13,16 +13,7 @@ from grader.grading.runner import grade_problem, with_feeders
 from grader.sandbox.session import InProcessSession
 from grader.spec import load_spec
 
-REFERENCE = '''
-import numpy as np
-
-def forward(x, w):
-    return x @ w, (x, w)
-
-def backward(dout, cache):
-    x, w = cache
-    return dout @ w.T, x.T @ dout
-'''
+from test_scenario_checks import REFERENCE
 
 ARGS = {"x": {"random": "normal", "shape": [3, 4], "seed": 1}, "w": {"random": "normal", "shape": [4, 2], "seed": 2},
         "dout": {"random": "normal", "shape": [3, 2], "seed": 3}}

@@ -17,7 +17,7 @@ from grader.grading.expectations import ReferenceExpectations
 from grader.grading.runner import grade_problem
 from grader.results import Outcome, ProblemResult
 from grader.sandbox.session import InProcessSession
-from grader.spec import load_spec
+from grader.spec import Assignment, load_spec
 
 REFERENCE = '''
 import numpy as np
@@ -94,11 +94,19 @@ MOMENTUM = {
 }
 
 
-def grade(tmp_path: Path, problem: dict[str, Any], student: types.ModuleType | str) -> ProblemResult:
-    (tmp_path / "ref.py").write_text(REFERENCE)
-    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [problem]}
+def write_spec(tmp_path: Path, problem: dict[str, Any], reference: str = REFERENCE, **spec: Any) -> Assignment:
+    """A one-problem spec beside its reference in tmp_path (``spec``: more top-level fields, such as
+    ``mistakes_module``), loaded."""
+    (tmp_path / "ref.py").write_text(reference)
+    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", **spec,
+            "problems": [problem]}
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    assignment = load_spec(tmp_path / "t.yaml")
+    return load_spec(tmp_path / "t.yaml")
+
+
+def grade(tmp_path: Path, problem: dict[str, Any], student: types.ModuleType | str, reference: str = REFERENCE,
+          **spec: Any) -> ProblemResult:
+    assignment = write_spec(tmp_path, problem, reference, **spec)
     if isinstance(student, str):
         module = types.ModuleType("student")
         exec(student, module.__dict__)  # noqa: S102 - trusted test code
@@ -375,8 +383,6 @@ def dropout_backward(dout, cache):
 ])
 def test_a_backward_right_by_its_own_forward_or_by_the_handout_keeps_its_points(tmp_path: Path, student: str,
                                                                                points: float) -> None:
-    (tmp_path / "ref.py").write_text(MODED_DROPOUT)
-
     def case(name: str, mode: str, seed: int) -> dict[str, Any]:
         return {"name": name, "visibility": "public" if mode == "train" else "hidden", "args": {
             "x": {"random": "normal", "shape": [4, 5], "seed": seed}, "param": {"p": 0.6, "mode": mode},
@@ -385,13 +391,7 @@ def test_a_backward_right_by_its_own_forward_or_by_the_handout_keeps_its_points(
     problem = {**DROPOUT_BACKWARD, "scenario": ["out, cache = dropout_forward(x, param)",
                                                 "dx = dropout_backward(dout, cache)"],
                "cases": [case("train", "train", 1), case("test", "test", 3)]}
-    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py", "problems": [problem]}
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    assignment = load_spec(tmp_path / "t.yaml")
-    module = types.ModuleType("student")
-    exec(student, module.__dict__)  # noqa: S102 - trusted test code
-    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
-                           ReferenceExpectations(assignment), "grade")
+    result = grade(tmp_path, problem, student, MODED_DROPOUT)
     assert result.score == points, result.checks[0].message
 
 
@@ -410,15 +410,8 @@ def test_a_part_never_set_is_diagnosed_as_the_variant_that_never_sets_it(tmp_pat
         "        dA = super().backward(dZ)\n"
         "        self.dW = self.dW / len(dZ)\n"
         "        return dA\n")
-    (tmp_path / "ref.py").write_text(REFERENCE)
-    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
-            "mistakes_module": "mistakes.py", "problems": [{**LAYER, "mistakes": ["no_dW", "dW_scaled"]}]}
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    assignment = load_spec(tmp_path / "t.yaml")
-    module = types.ModuleType("student")
-    exec(REFERENCE.replace("self.dW = dZ.T @ self.A", "grad_W = dZ.T @ self.A"), module.__dict__)  # noqa: S102
-    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
-                           ReferenceExpectations(assignment), "grade")
+    result = grade(tmp_path, {**LAYER, "mistakes": ["no_dW", "dW_scaled"]},
+                   REFERENCE.replace("self.dW = dZ.T @ self.A", "grad_W = dZ.T @ self.A"), mistakes_module="mistakes.py")
     assert [d.mistake for d in result.diagnoses] == ["no_dW"]
     assert result.score == pytest.approx(3 * (2 / 3 + 1 / 2) / 2)
 
@@ -430,15 +423,7 @@ def test_checks_of_a_whole_answer_fail_on_a_part_never_set_with_its_reason(tmp_p
     problem = {**LAYER, "checks": [{"kind": "value"},
                                    {"kind": "property", "name": "finite", "property": "finite", "part": "layer.dW"},
                                    {"kind": "custom", "name": "judged", "judge": "anything"}]}
-    (tmp_path / "ref.py").write_text(REFERENCE)
-    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
-            "checks_module": "checks.py", "problems": [problem]}
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    assignment = load_spec(tmp_path / "t.yaml")
-    module = types.ModuleType("student")
-    exec(REFERENCE.replace("self.dW =", "self.grad_W ="), module.__dict__)  # noqa: S102 - trusted test code
-    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
-                           ReferenceExpectations(assignment), "grade")
+    result = grade(tmp_path, problem, REFERENCE.replace("self.dW =", "self.grad_W ="), checks_module="checks.py")
     checks = {check.name: check for check in result.checks}
     assert checks["finite"].outcome is Outcome.FAILED
     assert "layer.dW: does not exist after the steps" in checks["finite"].message
@@ -453,26 +438,19 @@ def test_a_mistake_may_replace_another_function_the_scenario_calls(tmp_path: Pat
     from grader.errors import SpecError
     from grader.grading.selftest import check_problem
 
-    (tmp_path / "ref.py").write_text(REFERENCE)
     (tmp_path / "mistakes.py").write_text(
         "def forward__cache_swapped(x, w):\n    '''Your forward caches (w, x): the backward reads them swapped.'''\n"
         "    return x @ w, (w.T, x.T)\n\n"
         "def backward__dw_transposed(dout, cache):\n    '''Your dw is transposed.'''\n"
         "    x, w = cache\n    return dout @ w.T, (x.T @ dout).T\n")
     problem = {**BACKWARD, "mistakes": [{"id": "cache_swapped", "replaces": "forward"}, "dw_transposed"]}
-    spec = {"schema_version": 1, "assignment": "t", "module": "student", "reference": "ref.py",
-            "mistakes_module": "mistakes.py", "problems": [problem]}
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    assignment = load_spec(tmp_path / "t.yaml")
+    assignment = write_spec(tmp_path, problem, mistakes_module="mistakes.py")
     findings = check_problem(assignment, assignment.problems[0], ReferenceExpectations(assignment), InProcessSession)
     assert all(finding.ok for finding in findings), [finding.line() for finding in findings if not finding.ok]
-    module = types.ModuleType("student")
-    exec(REFERENCE.replace("return x @ w, (x, w)", "return x @ w, (w.T, x.T)"), module.__dict__)  # noqa: S102
-    result = grade_problem(assignment, assignment.problems[0], InProcessSession({"student": module}),
-                           ReferenceExpectations(assignment), "grade")
+    result = grade(tmp_path, problem, REFERENCE.replace("return x @ w, (x, w)", "return x @ w, (w.T, x.T)"),
+                   mistakes_module="mistakes.py")
     assert [d.mistake for d in result.diagnoses] == ["cache_swapped"]
 
     problem["mistakes"][0]["replaces"] = "momentum"
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     with pytest.raises(SpecError, match=r"mistakes.0.replaces.*'momentum' is not called by the problem"):
-        load_spec(tmp_path / "t.yaml")
+        write_spec(tmp_path, problem, mistakes_module="mistakes.py")
